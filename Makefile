@@ -1,0 +1,32 @@
+# The README's set-up commands. Each creates .venv and installs ganspect first, from nothing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Torch is installed before ganspect so that pip never resolves an unpinned torch (a CUDA build of several GB)
+# here; where torch is already in the venv it is kept. Elsewhere, override: make TORCH=torch==2.5.1 test
+TORCH ?= torch==2.13.0
+
+.PHONY: install demo test bench lint clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: install
+	$(BIN)/ganspect demo --out demo_out
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py --out bench_out
+
+clean:
+	rm -rf $(VENV) demo_out bench_out

@@ -1,0 +1,7 @@
+"""ganspect: GAN-based visual anomaly detection (AnoGAN, f-AnoGAN's encoder, OGNet) with per-pixel heat maps."""
+
+from .anogan import AnoGAN
+from .detector import Detector, NotFittedError, load
+
+__version__ = "0.1.0"
+__all__ = ["AnoGAN", "Detector", "NotFittedError", "load", "__version__"]

@@ -1,0 +1,145 @@
+"""AnoGAN: Schlegl, Seeböck, Waldstein, Schmidt-Erfurth and Langs, "Unsupervised Anomaly Detection with
+Generative Adversarial Networks to Guide Marker Discovery", IPMI 2017.
+
+A DCGAN learns normal images. A query image x is mapped to the latent space by searching, with G and D frozen,
+for the z whose G(z) is closest to x: Gamma Adam steps on z minimising
+    L(z) = (1 - lambda) * sum |x - G(z)|  +  lambda * sum |f(x) - f(G(z))|
+(the residual loss and the feature-matching discrimination loss, f being D's last convolutional layer).
+The anomaly score is that loss at the last z, A(x) = (1 - lambda) R(x) + lambda D(x), and the residual
+|x - G(z)| is the anomaly map.
+
+Ours, not the paper's: all images of a batch are searched at once, one z per image. The summed loss gives each z
+exactly its own image's gradient and Adam updates element-wise, so an image's search is the same alone or in a
+batch. Each image's starting z is drawn from a generator seeded by `seed` and the image's own pixels, so a
+score never depends on batch mates or on the order of images.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .detector import Detector, param
+from .nets import Discriminator, Generator, dcgan_layout
+from .train import check_finite, make_fabric, shuffled_loader
+
+
+@dataclass(kw_only=True, eq=False)
+class AnoGAN(Detector):
+    latent_dim: int = param(100, "size of the latent vector z")
+    width: int = param(64, "channels of the networks' widest-resolution layer (DCGAN's ngf/ndf)")
+    search_steps: int = param(500, "Gamma: Adam steps of the latent search per image (the paper's 500)")
+    search_lr: float = param(0.02, "Adam learning rate of the latent search")
+    disc_weight: float = param(0.1, "lambda: weight of the discrimination loss in the search and in A(x)")
+
+    network_names: ClassVar[tuple[str, ...]] = ("generator", "discriminator")
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        dcgan_layout(self.image_size)
+        for name in ("latent_dim", "width", "search_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        if not self.search_lr > 0:
+            raise ValueError(f"search_lr: expected a positive number, got {self.search_lr!r}")
+        if not 0 <= self.disc_weight <= 1:
+            raise ValueError(f"disc_weight: expected lambda in [0, 1], got {self.disc_weight!r}")
+
+    def _build_networks(self) -> dict[str, nn.Module]:
+        return {
+            "generator": Generator(self.latent_dim, self.image_size, self.channels, self.width),
+            "discriminator": Discriminator(self.image_size, self.channels, self.width),
+        }
+
+    # --- training: the DCGAN --------------------------------------------------------------------------------
+    def _train(self, data, progress: bool) -> None:
+        fabric = make_fabric(self.device)
+        nets = self._build_networks()
+        gen, disc = nets["generator"], nets["discriminator"]
+        opt_gen = torch.optim.Adam(gen.parameters(), lr=self.lr, betas=(0.5, 0.999))
+        opt_disc = torch.optim.Adam(disc.parameters(), lr=self.lr, betas=(0.5, 0.999))
+        train_gen, opt_gen = fabric.setup(gen, opt_gen)
+        train_disc, opt_disc = fabric.setup(disc, opt_disc)
+        loader = shuffled_loader(fabric, data, self.batch_size, self.seed)
+        self.history_ = {"loss_disc": [], "loss_gen": []}
+
+        for epoch in tqdm(range(self.epochs), desc="AnoGAN: training", unit="epoch", disable=not progress):
+            sums = torch.zeros(2, device=fabric.device)
+            for x in loader:
+                real = x * 2 - 1  # (B, C, S, S) in [-1, 1]
+                z = torch.randn(len(real), self.latent_dim, device=fabric.device)  # (B, latent_dim)
+                fake = train_gen(z)
+
+                # (1) D: maximise log D(x) + log(1 - D(G(z))); detach: D's step must not update G
+                logit_real, logit_fake = train_disc(real), train_disc(fake.detach())
+                loss_disc = F.binary_cross_entropy_with_logits(
+                    logit_real, torch.ones_like(logit_real)
+                ) + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))
+                opt_disc.zero_grad(set_to_none=True)
+                fabric.backward(loss_disc)
+                opt_disc.step()
+
+                # (2) G: maximise log D(G(z)), the non-saturating loss, through the updated D
+                logit_fake = train_disc(fake)
+                loss_gen = F.binary_cross_entropy_with_logits(logit_fake, torch.ones_like(logit_fake))
+                opt_gen.zero_grad(set_to_none=True)
+                fabric.backward(loss_gen)
+                opt_gen.step()
+                sums += torch.stack([loss_disc.detach(), loss_gen.detach()])
+
+            loss_disc_mean, loss_gen_mean = (sums / len(loader)).tolist()
+            check_finite(epoch, loss_disc=loss_disc_mean, loss_gen=loss_gen_mean)
+            self.history_["loss_disc"].append(loss_disc_mean)
+            self.history_["loss_gen"].append(loss_gen_mean)
+        self.generator_, self.discriminator_ = gen, disc
+
+    # --- scoring: the latent search ---------------------------------------------------------------------------
+    def initial_latents(self, x: torch.Tensor) -> torch.Tensor:
+        """z_1 per image (B, latent_dim) ~ N(0, 1), seeded by `seed` and the image's own pixels."""
+        pixels = x.detach().float().cpu().numpy()
+        zs = [
+            torch.randn(self.latent_dim, generator=torch.Generator().manual_seed(self.seed * 2**32 + zlib.crc32(p)))
+            for p in pixels
+        ]
+        return torch.stack(zs).to(x.device)
+
+    def _losses(self, real, feat_real, z) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per image: residual R (B,), discrimination D (B,), and the generated image."""
+        fake = self.generator_(z)
+        residual = (real - fake).abs().flatten(1).sum(1)
+        discrimination = (feat_real - self.discriminator_.features(fake)).abs().sum(1)
+        return residual, discrimination, fake
+
+    def search(self, x: torch.Tensor) -> torch.Tensor:
+        """Map images x (B, C, S, S) in [0, 1] to their latent vectors z_Gamma (B, latent_dim)."""
+        real = x * 2 - 1
+        lam = self.disc_weight
+        # enable_grad: the search needs autograd even when the caller is in no_grad
+        with torch.enable_grad():
+            feat_real = self.discriminator_.features(real).detach()
+            z = self.initial_latents(x).requires_grad_(True)
+            opt = torch.optim.Adam([z], lr=self.search_lr)
+            for _ in range(self.search_steps):
+                residual, discrimination, _ = self._losses(real, feat_real, z)
+                # sum over images: each z receives its own image's gradient only
+                loss = ((1 - lam) * residual + lam * discrimination).sum()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        return z.detach()
+
+    @torch.no_grad()
+    def _score_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.search(x)
+        real = x * 2 - 1
+        residual, discrimination, fake = self._losses(real, self.discriminator_.features(real), z)
+        scores = (1 - self.disc_weight) * residual + self.disc_weight * discrimination  # A(x)
+        maps = (real - fake).abs().mean(1) / 2  # (B, S, S), back in [0, 1] pixel units
+        return scores, maps

@@ -1,0 +1,316 @@
+"""Images in, tensors out: arrays, datasets, image files, MVTec AD folders, MNIST, scikit-learn's digits.
+
+Everything a detector reads passes through `as_dataset`, which yields one float tensor (C, S, S) in [0, 1] per
+image at the model's size. uint8 input means 0-255; floating input means [0, 1]. Files are read one at a time
+when a batch asks for them, so a folder of any size streams from disk.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import DataLoader, Dataset
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+COLOUR_MODES = {"P", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"}
+
+
+def resize(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of (..., H, W), anti-aliased when shrinking."""
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    if tuple(x.shape[-2:]) == size:
+        return x
+    lead = x.shape[:-2]
+    flat = x.reshape(-1, 1, *x.shape[-2:]).float()
+    out = F.interpolate(flat, size=size, mode="bilinear", align_corners=False, antialias=True)
+    return out.reshape(*lead, *size)
+
+
+def to_unit_float(x: torch.Tensor | np.ndarray, what: str) -> torch.Tensor:
+    """uint8 -> /255; floats must already lie in [0, 1]."""
+    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    if x.dtype == torch.uint8:
+        return x.float() / 255.0
+    if not torch.is_floating_point(x):
+        raise ValueError(f"{what}: expected uint8 (0-255) or float (0-1) pixels, got dtype {x.dtype}")
+    x = x.float()
+    if x.numel() and (not torch.isfinite(x).all() or x.min() < -1e-6 or x.max() > 1 + 1e-6):
+        raise ValueError(
+            f"{what}: float pixels must lie in [0, 1], got values in [{x.min():.3g}, {x.max():.3g}]"
+            " (pass uint8 for 0-255 data)"
+        )
+    return x.clamp(0, 1)
+
+
+def conform(image: torch.Tensor, channels: int, image_size: int, what: str) -> torch.Tensor:
+    """(C, H, W) or (H, W) in [0, 1] -> (channels, image_size, image_size), or a ValueError naming `what`."""
+    if image.ndim == 2:
+        image = image[None]
+    if image.ndim != 3:
+        raise ValueError(f"{what}: expected an image shaped (C, H, W) or (H, W), got shape {tuple(image.shape)}")
+    if image.shape[0] != channels:
+        raise ValueError(
+            f"{what}: expected {channels} channel(s), got {image.shape[0]} (shape {tuple(image.shape)});"
+            " a model's channel count is fixed when it is built"
+        )
+    return resize(image, image_size)
+
+
+class ArrayImages(Dataset):
+    """(N, C, H, W) or (N, H, W) array or tensor, converted one image at a time."""
+
+    def __init__(self, images: torch.Tensor | np.ndarray, channels: int, image_size: int):
+        images = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(images))
+        if images.ndim not in (3, 4):
+            raise ValueError(f"images: expected an array shaped (N, C, H, W) or (N, H, W), got {tuple(images.shape)}")
+        if images.ndim == 4 and images.shape[1] != channels:
+            raise ValueError(f"images: expected {channels} channel(s) in (N, C, H, W), got shape {tuple(images.shape)}")
+        self.images = to_unit_float(images, "images")  # checked once, for the whole array
+        self.channels, self.image_size = channels, image_size
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return conform(self.images[i], self.channels, self.image_size, f"images[{i}]")
+
+
+class DatasetImages(Dataset):
+    """A user's dataset whose items are images, or tuples whose first element is the image."""
+
+    def __init__(self, dataset: Dataset, channels: int, image_size: int):
+        self.dataset, self.channels, self.image_size = dataset, channels, image_size
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        item = self.dataset[i]
+        image = item[0] if isinstance(item, (tuple, list)) else item
+        what = f"dataset item {i}"
+        return conform(to_unit_float(image, what), self.channels, self.image_size, what)
+
+
+def read_image(path: str | Path, channels: int) -> torch.Tensor:
+    """One image file -> (channels, H, W) float in [0, 1]. Grey and colour convert to the model's channels."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode not in GREY_MODES | COLOUR_MODES:
+                raise ValueError(f"{path}: expected a grey or colour image, got PIL mode {mode!r}")
+            if mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit and float grey: scale by the data's range
+                arr = np.asarray(im, dtype=np.float32)
+                hi = 65535.0 if arr.max() > 255 else 255.0
+                im = Image.fromarray(np.clip(arr / hi * 255.0, 0, 255).astype(np.uint8))
+            im = im.convert("L" if channels == 1 else "RGB")
+            arr = np.asarray(im, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"{path}: cannot read it as an image ({err})") from None
+    if channels not in (1, 3):
+        raise ValueError(f"{path}: image files convert to 1 or 3 channels, the model has {channels}")
+    x = torch.from_numpy(arr.copy()).float() / 255.0
+    return x[None] if x.ndim == 2 else x.permute(2, 0, 1)
+
+
+def read_mask(path: str | Path, size: tuple[int, int]) -> torch.Tensor:
+    """A ground-truth mask -> bool (H, W); its size must equal its image's (MVTec AD's convention)."""
+    try:
+        with Image.open(path) as im:
+            mask = np.asarray(im.convert("L")) > 127
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"{path}: cannot read the mask ({err})") from None
+    if mask.shape != tuple(size):
+        raise ValueError(f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} (WxH) but its image is {size[1]}x{size[0]}")
+    return torch.from_numpy(mask)
+
+
+def image_size_of(path: str | Path) -> tuple[int, int]:
+    """(H, W) of an image file, read from its header only."""
+    try:
+        with Image.open(path) as im:
+            return im.height, im.width
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"{path}: cannot read it as an image ({err})") from None
+
+
+class ImageFiles(Dataset):
+    """Image files read on demand and resized to the model's size."""
+
+    def __init__(self, paths: Sequence[str | Path], channels: int, image_size: int):
+        self.paths = [Path(p) for p in paths]
+        self.channels, self.image_size = channels, image_size
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return resize(read_image(self.paths[i], self.channels), self.image_size)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """The image files directly in `folder`, sorted; an error if there are none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: expected a folder of images, found no such folder")
+    try:
+        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    except PermissionError as err:
+        raise ValueError(f"{folder}: cannot list the folder ({err.strerror})") from None
+    if not paths:
+        raise ValueError(f"{folder}: expected image files ({', '.join(IMAGE_SUFFIXES)}), found none")
+    return paths
+
+
+def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Files stay files; folders give their images."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += list_images(p)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise ValueError(f"{p}: no such file or folder")
+    return out
+
+
+def as_dataset(images, channels: int, image_size: int) -> Dataset:
+    """Whatever the user passed -> a dataset of (channels, image_size, image_size) floats in [0, 1]."""
+    if isinstance(images, (ArrayImages, DatasetImages, ImageFiles)):
+        return images
+    if isinstance(images, (torch.Tensor, np.ndarray)):
+        return ArrayImages(images, channels, image_size)
+    if isinstance(images, (str, Path)):
+        return ImageFiles(expand_paths([images]), channels, image_size)
+    if isinstance(images, (list, tuple)) and images and isinstance(images[0], (str, Path)):
+        return ImageFiles(expand_paths(images), channels, image_size)
+    if isinstance(images, Dataset) or hasattr(images, "__getitem__"):
+        return DatasetImages(images, channels, image_size)
+    raise ValueError(
+        f"images: expected an array or tensor (N, C, H, W) or (N, H, W), a dataset, or image paths; got {type(images)}"
+    )
+
+
+def batches(dataset: Dataset, batch_size: int) -> DataLoader:
+    """In order, never shuffled: scoring must keep the caller's order."""
+    # a generator of its own: a DataLoader otherwise draws its base seed from the caller's global random state
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, generator=torch.Generator())
+
+
+# --- MVTec AD layout ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TestImage:
+    path: Path
+    label: int  # 0 normal, 1 anomalous
+    defect: str
+    mask_path: Path | None
+
+
+class MVTecFolder:
+    """root/train/good, root/test/<good|defect>, root/ground_truth/<defect>/<name>_mask.png."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise ValueError(f"{self.root}: expected an MVTec AD-style folder, found no such folder")
+
+    def train_paths(self) -> list[Path]:
+        good = self.root / "train" / "good"
+        if not good.is_dir():
+            raise ValueError(f"{self.root}: expected normal training images in train/good, found no such folder")
+        return list_images(good)
+
+    def test_images(self) -> list[TestImage]:
+        test = self.root / "test"
+        if not test.is_dir():
+            raise ValueError(f"{self.root}: expected test images in test/<good|defect>/, found no test folder")
+        items = []
+        for defect_dir in sorted(d for d in test.iterdir() if d.is_dir()):
+            defect = defect_dir.name
+            for path in list_images(defect_dir):
+                mask = self.root / "ground_truth" / defect / f"{path.stem}_mask.png"
+                label = 0 if defect == "good" else 1
+                items.append(TestImage(path, label, defect, mask if label and mask.is_file() else None))
+        if not items:
+            raise ValueError(f"{test}: expected subfolders of images (good, and one per defect), found none")
+        return items
+
+
+# --- MNIST and scikit-learn's digits -----------------------------------------------------------------------------
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """An IDX file (MNIST's format), gzipped or not."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+        zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
+        if zero != 0 or dtype_code != 0x08:
+            raise ValueError("not an unsigned-byte IDX file")
+        shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+        return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    except (OSError, struct.error, ValueError, EOFError) as err:
+        raise ValueError(f"{path}: cannot read it as an MNIST IDX file ({err})") from None
+
+
+def load_mnist(folder: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 (N, 28, 28), labels (N,)) from the four original files, .gz or not."""
+    prefix = {"train": "train", "test": "t10k"}[split]
+    arrays = []
+    for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
+        candidates = [Path(folder) / f"{prefix}-{kind}{ext}" for ext in ("", ".gz")]
+        found = next((p for p in candidates if p.is_file()), None)
+        if found is None:
+            raise ValueError(f"{folder}: expected {candidates[0].name} or {candidates[1].name}, found neither")
+        arrays.append(read_idx(found))
+    return arrays[0], arrays[1]
+
+
+@dataclass
+class OneClassSplit:
+    train: np.ndarray  # normal images only
+    test: np.ndarray
+    test_labels: np.ndarray  # 1 = anomalous (another class)
+    test_classes: np.ndarray
+
+
+def one_class_mnist(folder: str | Path, digit: int) -> OneClassSplit:
+    """The standard one-class protocol: train on digit k; test on the whole test set, k normal."""
+    if digit not in range(10):
+        raise ValueError(f"digit: expected 0-9, got {digit}")
+    train_x, train_y = load_mnist(folder, "train")
+    test_x, test_y = load_mnist(folder, "test")
+    return OneClassSplit(train_x[train_y == digit], test_x, (test_y != digit).astype(np.int64), test_y)
+
+
+def one_class_digits(digit: int = 0, seed: int = 0) -> OneClassSplit:
+    """scikit-learn's bundled 8x8 digits (no download): half of digit k's images train, the rest of the
+    set tests with k normal. Pixels 0-16 are scaled to uint8."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)  # (1797, 8, 8)
+    labels = digits.target
+    rng = np.random.default_rng(seed)
+    normal = np.flatnonzero(labels == digit)
+    rng.shuffle(normal)
+    train_idx = normal[: len(normal) // 2]
+    test_idx = np.setdiff1d(np.arange(len(labels)), train_idx)
+    return OneClassSplit(
+        images[train_idx], images[test_idx], (labels[test_idx] != digit).astype(np.int64), labels[test_idx]
+    )

@@ -1,0 +1,203 @@
+"""The detector contract every method shares, in the scikit-learn / PyOD spirit.
+
+`__init__` stores hyperparameters and nothing else; `fit` learns from normal images only and returns self;
+`score` gives one float per image, higher = more anomalous, that depends on the image and the fitted model alone;
+`anomaly_map` gives a per-pixel map; `predict` compares scores with `threshold_`, set at fit time; `save` writes
+a plain checkpoint that `ganspect.load` reads back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .checkpoint import read_checkpoint, save_checkpoint
+from .data import as_dataset, batches
+
+log = logging.getLogger(__name__)
+
+
+def param(default: Any, help: str) -> Any:
+    """A hyperparameter: its help text feeds the CLI flags, so the CLI cannot drift from the API."""
+    return field(default=default, metadata={"help": help})
+
+
+class NotFittedError(RuntimeError):
+    """Raised when a detector is used before `fit` (or `load`)."""
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device: {device!r} was asked for, but this PyTorch sees no CUDA device")
+    return resolved
+
+
+@dataclass(kw_only=True, eq=False)
+class Detector:
+    image_size: int = param(64, "side of the square images the networks see; inputs are resized to it")
+    channels: int = param(1, "1 for grey, 3 for colour")
+    epochs: int = param(25, "training epochs over the normal images")
+    batch_size: int = param(64, "images per training and scoring batch")
+    lr: float = param(2e-4, "learning rate of the training optimizers")
+    contamination: float = param(
+        0.05, "share of normal training images allowed above threshold_: it is their (1 - contamination) quantile"
+    )
+    threshold_images: int = param(256, "training images (a seeded sample) scored at fit time to set threshold_")
+    seed: int = param(0, "seed of every random draw; the same seed gives the same model on CPU")
+    device: str = param("auto", "'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'")
+
+    network_names: ClassVar[tuple[str, ...]] = ()  # fitted modules, saved by name with a trailing '_'
+
+    # --- what each method supplies ---------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        positive = ("image_size", "epochs", "batch_size", "threshold_images")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels: expected 1 (grey) or 3 (colour), got {self.channels!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr: expected a positive number, got {self.lr!r}")
+        if not 0 <= self.contamination < 1:
+            raise ValueError(f"contamination: expected a share in [0, 1), got {self.contamination!r}")
+        resolve_device(self.device)
+
+    def _build_networks(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def _train(self, data, progress: bool) -> None:
+        """Train the networks on normal images; set the fitted networks and history_."""
+        raise NotImplementedError
+
+    def _score_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, C, S, S) in [0, 1] on the model's device -> scores (B,), maps (B, S, S)."""
+        raise NotImplementedError
+
+    # --- the shared API ----------------------------------------------------------------------------------------
+    def fit(self, images, progress: bool = False) -> Detector:
+        """Learn normal appearance from `images` (normal only); returns self. A refit starts from scratch."""
+        self._check_params()
+        data = as_dataset(images, self.channels, self.image_size)
+        if len(data) == 0:
+            raise ValueError("images: expected at least one normal training image, got none")
+        self.device_ = resolve_device(self.device)
+        # fork_rng: the library never moves the caller's global random state
+        with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
+            torch.manual_seed(self.seed)
+            self._train(data, progress)
+        self._freeze()
+        self.threshold_ = self._threshold_from(data, progress)
+        return self
+
+    def score_and_map(self, images, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(scores (N,) float32, maps (N, S, S) float32) in one pass; S is the model's image size."""
+        self._check_fitted()
+        data = as_dataset(images, self.channels, self.image_size)
+        scores, maps = [], []
+        for x in tqdm(batches(data, self.batch_size), desc="scoring", unit="batch", disable=not progress):
+            s, m = self._score_batch(x.to(self.device_))
+            scores.append(s.float().cpu())
+            maps.append(m.float().cpu())
+        if not scores:
+            return np.zeros(0, np.float32), np.zeros((0, self.image_size, self.image_size), np.float32)
+        return torch.cat(scores).numpy(), torch.cat(maps).numpy()
+
+    def score(self, images, progress: bool = False) -> np.ndarray:
+        """(N,) float32 anomaly scores, higher = more anomalous."""
+        return self.score_and_map(images, progress)[0]
+
+    def anomaly_map(self, images, progress: bool = False) -> np.ndarray:
+        """(N, S, S) float32: how anomalous each pixel looks, at the model's image size."""
+        return self.score_and_map(images, progress)[1]
+
+    def predict(self, images, progress: bool = False) -> np.ndarray:
+        """(N,) int: 1 where score > threshold_, else 0."""
+        return (self.score(images, progress) > self.threshold_).astype(np.int64)
+
+    def save(self, path: str | Path) -> None:
+        """Write a plain checkpoint (networks, hyperparameters, threshold, history), atomically."""
+        self._check_fitted()
+        save_checkpoint(
+            path,
+            {
+                "detector": type(self).__name__,
+                "params": dataclasses.asdict(self),
+                "networks": {n: getattr(self, n + "_").state_dict() for n in self.network_names},
+                "threshold": float(self.threshold_),
+                "history": {k: [float(v) for v in vs] for k, vs in self.history_.items()},
+            },
+        )
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict[str, Any], device: str | None = None) -> Detector:
+        known = {f.name for f in dataclasses.fields(cls)}
+        params = {k: v for k, v in ckpt["params"].items() if k in known}
+        if device is not None:
+            params["device"] = device
+        det = cls(**params)
+        det._check_params()
+        det.device_ = resolve_device(det.device)
+        networks = det._build_networks()
+        for name, net in networks.items():
+            net.load_state_dict(ckpt["networks"][name])
+            setattr(det, name + "_", net.to(det.device_))
+        det.threshold_ = float(ckpt["threshold"])
+        det.history_ = {k: list(v) for k, v in ckpt["history"].items()}
+        det._freeze()
+        return det
+
+    # --- helpers ------------------------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not all(hasattr(self, n + "_") for n in self.network_names):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit() or ganspect.load()")
+
+    def _freeze(self) -> None:
+        # eval(): BatchNorm uses running statistics, so a score does not depend on its batch mates
+        for name in self.network_names:
+            net = getattr(self, name + "_").eval().requires_grad_(False)
+            for p in net.parameters():
+                p.grad = None  # training's last gradients are of no further use
+
+    def _threshold_from(self, data, progress: bool) -> float:
+        """(1 - contamination) quantile of the scores of a seeded sample of training images."""
+        n = min(len(data), self.threshold_images)
+        pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(self.seed))[:n]
+        subset = torch.utils.data.Subset(data, sorted(pick.tolist()))
+        self.train_scores_ = self.score(subset, progress)
+        return float(np.quantile(self.train_scores_, 1 - self.contamination))
+
+
+def detector_classes() -> dict[str, type[Detector]]:
+    """Every detector by its class name: the one list that the CLI and `load` share."""
+    from .anogan import AnoGAN
+
+    return {"AnoGAN": AnoGAN}
+
+
+def load(path: str | Path, device: str | None = None) -> Detector:
+    """Read a detector saved with `save`; `device` overrides the one it was saved with."""
+    detectors = detector_classes()
+    ckpt = read_checkpoint(path)
+    kind = ckpt.get("detector")
+    if kind not in detectors:
+        raise ValueError(f"{path}: unknown detector {kind!r}; this ganspect knows {sorted(detectors)}")
+    try:
+        return detectors[kind].from_checkpoint(ckpt, device)
+    except (KeyError, RuntimeError, TypeError) as err:
+        raise ValueError(f"{path}: a ganspect checkpoint, but its contents do not rebuild a {kind}: {err}") from None

@@ -1,0 +1,117 @@
+"""Score a labelled test set and write what a user looks at: metrics.json, scores.csv, heat-map overlays."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib import colormaps
+from PIL import Image
+from scipy import ndimage
+
+from .checkpoint import atomic_output, write_text
+from .data import ImageFiles, MVTecFolder, image_size_of, read_image, read_mask, resize
+from .detector import Detector
+from .metrics import image_metrics, pixel_auroc
+
+
+def upsample_map(anomaly_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A map at the model's size -> the image's own (H, W)."""
+    return resize(torch.from_numpy(anomaly_map), size).numpy()
+
+
+def overlay(image: np.ndarray, anomaly_map: np.ndarray, mask: np.ndarray | None, scale: float) -> Image.Image:
+    """Side by side: the image, and the image under its heat map (and the mask's outline in white).
+
+    image (C, H, W) in [0, 1]; anomaly_map (H, W); `scale` maps to the top of the colour scale, shared by all
+    images of a run so their heat maps compare."""
+    rgb = np.repeat(image, 3, 0) if image.shape[0] == 1 else image
+    rgb = rgb.transpose(1, 2, 0)
+    heat = colormaps["inferno"](np.clip(anomaly_map / max(scale, 1e-12), 0, 1))[..., :3]
+    blend = 0.45 * rgb + 0.55 * heat
+    if mask is not None and mask.any():
+        edge = mask & ~ndimage.binary_erosion(mask, iterations=max(1, mask.shape[0] // 200))
+        blend[edge] = 1.0
+    both = np.concatenate([rgb, np.ones((rgb.shape[0], max(2, rgb.shape[1] // 50), 3)), blend], axis=1)
+    return Image.fromarray((both * 255).round().astype(np.uint8))
+
+
+def save_png(image: Image.Image, path: Path) -> None:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(buf.getvalue())
+
+
+def write_scores_csv(path: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["path", "score", "predicted"])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
+def evaluate_folder(
+    det: Detector, root: str | Path, out: str | Path, overlays: int = 16, progress: bool = False
+) -> dict:
+    """Score root/test of an MVTec AD-style folder; write metrics.json, scores.csv and overlays/ into `out`."""
+    out = Path(out)
+    items = MVTecFolder(root).test_images()
+    scores, maps = det.score_and_map(ImageFiles([t.path for t in items], det.channels, det.image_size), progress)
+    labels = np.array([t.label for t in items])
+    predicted = (scores > det.threshold_).astype(int)
+    metrics = {**image_metrics(labels, scores), "threshold": det.threshold_}
+
+    # pixel metrics at each mask's own resolution; normal images count as all-normal pixels
+    sizes = [image_size_of(t.path) for t in items]
+    with_masks = [i for i, t in enumerate(items) if t.mask_path is not None or t.label == 0]
+    if any(items[i].mask_path is not None for i in with_masks):
+        masks = [
+            read_mask(items[i].mask_path, sizes[i]).numpy() if items[i].mask_path else np.zeros(sizes[i], bool)
+            for i in with_masks
+        ]
+        metrics["pixel_auroc"] = pixel_auroc(masks, [upsample_map(maps[i], sizes[i]) for i in with_masks])
+    metrics.update(
+        n_images=len(items),
+        n_anomalous=int(labels.sum()),
+        true_positives=int(((predicted == 1) & (labels == 1)).sum()),
+        false_positives=int(((predicted == 1) & (labels == 0)).sum()),
+    )
+
+    rows = [
+        {"path": str(t.path), "defect": t.defect, "label": t.label, "score": f"{s:.6g}", "predicted": int(p)}
+        for t, s, p in zip(items, scores, predicted, strict=True)
+    ]
+    write_scores_csv(out / "scores.csv", rows)
+
+    def view(i):
+        mask = read_mask(items[i].mask_path, sizes[i]).numpy() if items[i].mask_path else None
+        return read_image(items[i].path, det.channels).numpy(), upsample_map(maps[i], sizes[i]), mask
+
+    names = [f"{t.defect}_{t.path.stem}" for t in items]
+    write_overlays(out / "overlays", names, scores, view, map_scale(maps), overlays)
+    write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def write_overlays(folder: Path, names: list[str], scores: np.ndarray, view, scale: float, count: int) -> list[Path]:
+    """Overlays for `count` images spread evenly over the score ranking, highest first.
+
+    view(i) -> (image (C, H, W) in [0, 1], its anomaly map (H, W), its mask (H, W) or None)."""
+    order = np.argsort(-scores)
+    picks = order[np.unique(np.linspace(0, len(order) - 1, min(count, len(order))).round().astype(int))]
+    written = []
+    for rank, i in enumerate(picks):
+        path = folder / f"{rank:03d}_{names[i]}_score{scores[i]:.4g}.png"
+        save_png(overlay(*view(i), scale=scale), path)
+        written.append(path)
+    return written
+
+
+def map_scale(maps: np.ndarray) -> float:
+    """Top of the colour scale, shared by a run's overlays: a high quantile, so one outlier does not wash out."""
+    return float(np.quantile(maps, 0.999)) if maps.size else 1.0

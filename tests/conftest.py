@@ -1,0 +1,32 @@
+"""Shared fixtures. Real data from ../shared/data is used when present; tests that need it skip otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+MNIST = SHARED_DATA / "mnist"
+COOKIES = SHARED_DATA / "cookies"
+TEXTURES = SHARED_DATA / "textures"
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is absent: this test needs the project's shared data, which a user's clone lacks")
+    return path
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's bundled digits, one-class with 0 normal: real data, no download."""
+    from ganspect.data import one_class_digits
+
+    return one_class_digits(digit=0, seed=0)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

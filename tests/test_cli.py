@@ -1,0 +1,115 @@
+"""The CLI end to end on real photos with masks (../shared/data/cookies), and its bad-input errors."""
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganspect.cli import main
+
+from .conftest import COOKIES, need
+
+SMALL = [
+    "--image-size",
+    "32",
+    "--width",
+    "16",
+    "--epochs",
+    "2",
+    "--search-steps",
+    "10",
+    "--threshold-images",
+    "8",
+    "--device",
+    "cpu",
+]
+
+
+@pytest.fixture(scope="module")
+def cookie_model(tmp_path_factory):
+    data = need(COOKIES)
+    model = tmp_path_factory.mktemp("model") / "cookies.pt"
+    assert main(["-q", "fit", "anogan", str(data), "-o", str(model), *SMALL]) == 0
+    return model
+
+
+def test_fit_score_evaluate_on_cookies(cookie_model, tmp_path):
+    assert (
+        main(
+            [
+                "-q",
+                "score",
+                str(cookie_model),
+                str(COOKIES / "test" / "good"),
+                str(COOKIES / "test" / "crack" / "anomaly-1.jpg"),
+                "--csv",
+                str(tmp_path / "s.csv"),
+            ]
+        )
+        == 0
+    )
+    rows = list(csv.DictReader((tmp_path / "s.csv").read_text().splitlines()))
+    assert len(rows) == 15 and {r["predicted"] for r in rows} <= {"0", "1"}
+    assert all(np.isfinite(float(r["score"])) for r in rows)
+
+    out = tmp_path / "eval"
+    assert main(["-q", "evaluate", str(cookie_model), str(COOKIES), "--out", str(out), "--overlays", "4"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("image_auroc", "image_ap", "image_f1", "pixel_auroc"):
+        assert 0 <= metrics[key] <= 1
+    assert metrics["n_images"] == 46 and metrics["n_anomalous"] == 32
+    overlays = sorted((out / "overlays").glob("*.png"))
+    assert len(overlays) == 4
+    assert Image.open(overlays[0]).size[1] == 768  # heat maps go back to the photo's own size (576x768 WxH)
+
+
+def test_python_dash_m_runs():
+    result = subprocess.run([sys.executable, "-m", "ganspect", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "evaluate" in result.stdout
+
+
+def _mvtec_copy(tmp_path, n_train=3):
+    root = tmp_path / "data"
+    (root / "train" / "good").mkdir(parents=True)
+    for p in sorted((COOKIES / "train" / "good").iterdir())[:n_train]:
+        shutil.copy(p, root / "train" / "good" / p.name)
+    return root
+
+
+def test_bad_inputs_name_the_file(tmp_path, capsys, cookie_model):
+    need(COOKIES)
+    # missing train/good
+    assert main(["-q", "fit", "anogan", str(tmp_path), "-o", str(tmp_path / "m.pt"), *SMALL]) == 2
+    assert "train/good" in capsys.readouterr().err
+    # an unreadable image among good ones
+    root = _mvtec_copy(tmp_path)
+    (root / "train" / "good" / "zz_broken.png").write_bytes(b"\x89PNG garbage")
+    assert main(["-q", "fit", "anogan", str(root), "-o", str(tmp_path / "m.pt"), *SMALL]) == 2
+    assert "zz_broken.png" in capsys.readouterr().err
+    assert not (tmp_path / "m.pt").exists()  # nothing half-written
+    # an empty folder
+    (tmp_path / "empty").mkdir()
+    assert main(["-q", "score", str(cookie_model), str(tmp_path / "empty"), "--csv", str(tmp_path / "s.csv")]) == 2
+    assert "found none" in capsys.readouterr().err
+    # a mask whose size differs from its image
+    root = tmp_path / "masked"
+    (root / "test" / "crack").mkdir(parents=True)
+    (root / "ground_truth" / "crack").mkdir(parents=True)
+    shutil.copy(COOKIES / "test" / "crack" / "anomaly-1.jpg", root / "test" / "crack" / "anomaly-1.jpg")
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(root / "ground_truth" / "crack" / "anomaly-1_mask.png")
+    assert main(["-q", "evaluate", str(cookie_model), str(root), "--out", str(tmp_path / "ev")]) == 2
+    assert "anomaly-1_mask.png" in capsys.readouterr().err
+    # a model file that is not one
+    (tmp_path / "fake.pt").write_text("hello")
+    assert (
+        main(
+            ["-q", "score", str(tmp_path / "fake.pt"), str(COOKIES / "test" / "good"), "--csv", str(tmp_path / "s.csv")]
+        )
+        == 2
+    )
+    assert "fake.pt" in capsys.readouterr().err

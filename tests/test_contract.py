@@ -1,0 +1,104 @@
+"""The contract every detector keeps (STYLE.md), trained for real on scikit-learn's digits, small settings."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+import ganspect
+from ganspect import NotFittedError
+
+SMALL = {
+    "AnoGAN": dict(
+        image_size=16,
+        width=16,
+        latent_dim=16,
+        epochs=3,
+        batch_size=16,
+        search_steps=20,
+        threshold_images=32,
+        device="cpu",
+    ),
+}
+
+
+def make(name, **overrides):
+    return getattr(ganspect, name)(**{**SMALL[name], **overrides})
+
+
+@pytest.fixture(scope="module", params=sorted(SMALL))
+def fitted(request, digits):
+    det = make(request.param)
+    assert det.fit(digits.train) is det  # fit returns self
+    return det
+
+
+def test_not_fitted_raises(digits):
+    for name in SMALL:
+        with pytest.raises(NotFittedError):
+            make(name).score(digits.test[:2])
+
+
+def test_score_is_one_float_per_image(fitted, digits):
+    scores = fitted.score(digits.test[:10])
+    assert scores.shape == (10,) and scores.dtype == np.float32 and np.isfinite(scores).all()
+    maps = fitted.anomaly_map(digits.test[:10])
+    assert maps.shape == (10, fitted.image_size, fitted.image_size) and (maps >= 0).all()
+
+
+def test_score_does_not_depend_on_batch_mates(fitted, digits):
+    images = digits.test[:12]
+    together = fitted.score(images)
+    alone = np.array([fitted.score(images[i : i + 1])[0] for i in (0, 5, 11)])
+    shuffled = fitted.score(images[::-1])[::-1]
+    np.testing.assert_allclose(alone, together[[0, 5, 11]], rtol=1e-4)
+    np.testing.assert_allclose(shuffled, together, rtol=1e-4)
+
+
+def test_predict_agrees_with_threshold(fitted, digits):
+    scores, labels = fitted.score(digits.test[:40]), fitted.predict(digits.test[:40])
+    assert np.array_equal(labels, (scores > fitted.threshold_).astype(int))
+    # the rule: (1 - contamination) quantile of the training-sample scores
+    assert fitted.threshold_ == pytest.approx(np.quantile(fitted.train_scores_, 1 - fitted.contamination))
+
+
+def test_save_load_gives_identical_scores(fitted, digits, tmp_path):
+    fitted.save(tmp_path / "m.pt")
+    again = ganspect.load(tmp_path / "m.pt")
+    assert type(again) is type(fitted)
+    assert dataclasses.asdict(again) == dataclasses.asdict(fitted)
+    assert again.threshold_ == fitted.threshold_ and again.history_ == fitted.history_
+    np.testing.assert_array_equal(again.score(digits.test[:8]), fitted.score(digits.test[:8]))
+    raw = torch.load(tmp_path / "m.pt", weights_only=True)  # a plain dict that carries its hyperparameters
+    assert raw["params"]["image_size"] == fitted.image_size
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("image_size", 30), ("channels", 2), ("epochs", 0), ("lr", -1.0), ("contamination", 1.5), ("device", "gpu7")],
+)
+def test_bad_parameter_names_itself(name, field, value, digits):
+    with pytest.raises(ValueError, match=field):
+        make(name, **{field: value}).fit(digits.train)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_same_seed_same_model_and_global_rng_untouched(name, digits):
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    a = make(name, epochs=1).fit(digits.train[:32])
+    assert torch.equal(torch.rand(1), expected_next)  # fit did not move the caller's random state
+    b = make(name, epochs=1).fit(digits.train[:32])
+    for net in a.network_names:
+        for pa, pb in zip(
+            getattr(a, net + "_").state_dict().values(), getattr(b, net + "_").state_dict().values(), strict=True
+        ):
+            assert torch.equal(pa, pb)
+    c = make(name, epochs=1, seed=1).fit(digits.train[:32])
+    net = a.network_names[0]
+    assert not torch.equal(
+        next(iter(getattr(a, net + "_").parameters())), next(iter(getattr(c, net + "_").parameters()))
+    )
