@@ -55,17 +55,17 @@ def test_search_leaves_the_networks_untouched(digits):
 
 
 def test_mnist_digit0_auroc_floor():
-    """Trained on 2,000 zeros; tested on 50 images of each digit (seeded). Measured 0.9x (see note); a broken
+    """Trained on 3,000 zeros; tested on 50 images of each digit (seeded). Measured 0.951 (seed 0); a broken
     search or a model that learned nothing scores near 0.5, and raw ink counts near 0.75."""
     split = one_class_mnist(need(MNIST), 0)
     rng = np.random.default_rng(0)
     test_idx = np.concatenate(
         [rng.choice(np.flatnonzero(split.test_classes == d), 50, replace=False) for d in range(10)]
     )
-    det = ganspect.AnoGAN(image_size=28, width=64, epochs=4, search_steps=100, threshold_images=64, device="cpu")
+    det = ganspect.AnoGAN(image_size=28, width=64, epochs=5, search_steps=100, threshold_images=64, device="cpu")
     start = time.perf_counter()
-    det.fit(split.train[:2000])
+    det.fit(split.train[:3000])
     scores = det.score(split.test[test_idx])
     auroc = roc_auc_score(split.test_labels[test_idx], scores)
     print(f"MNIST digit 0: AUROC {auroc:.4f} in {time.perf_counter() - start:.0f} s")
-    assert auroc > 0.88
+    assert auroc > 0.90
