@@ -113,3 +113,14 @@ def test_bad_inputs_name_the_file(tmp_path, capsys, cookie_model):
         == 2
     )
     assert "fake.pt" in capsys.readouterr().err
+
+
+def test_ognet_through_the_same_commands(tmp_path):
+    data = need(COOKIES)
+    model = tmp_path / "og.pt"
+    small = ["--image-size", "32", "--width", "8", "--epochs", "2", "--old-epoch", "1", "--phase-two-steps", "3",
+             "--threshold-images", "8", "--device", "cpu"]  # fmt: skip
+    assert main(["-q", "fit", "ognet", str(data), "-o", str(model), *small]) == 0
+    assert main(["-q", "evaluate", str(model), str(data), "--out", str(tmp_path / "ev"), "--overlays", "2"]) == 0
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert 0 <= metrics["image_auroc"] <= 1 and 0 <= metrics["pixel_auroc"] <= 1

@@ -20,6 +20,16 @@ SMALL = {
         threshold_images=32,
         device="cpu",
     ),
+    "OGNet": dict(
+        image_size=16,
+        width=8,
+        epochs=3,
+        old_epoch=1,
+        batch_size=16,
+        phase_two_steps=10,
+        threshold_images=32,
+        device="cpu",
+    ),
 }
 
 

@@ -2,6 +2,7 @@
 
 from .anogan import AnoGAN
 from .detector import Detector, NotFittedError, load
+from .ognet import OGNet
 
 __version__ = "0.1.0"
-__all__ = ["AnoGAN", "Detector", "NotFittedError", "load", "__version__"]
+__all__ = ["AnoGAN", "Detector", "NotFittedError", "load", "OGNet", "__version__"]

@@ -186,8 +186,9 @@ class Detector:
 def detector_classes() -> dict[str, type[Detector]]:
     """Every detector by its class name: the one list that the CLI and `load` share."""
     from .anogan import AnoGAN
+    from .ognet import OGNet
 
-    return {"AnoGAN": AnoGAN}
+    return {"AnoGAN": AnoGAN, "OGNet": OGNet}
 
 
 def load(path: str | Path, device: str | None = None) -> Detector:

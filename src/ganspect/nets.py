@@ -37,6 +37,15 @@ def init_dcgan_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def upsampling_layers(ch: int, depth: int, channels: int) -> list[nn.Module]:
+    """DCGAN's transposed convolutions: a (ch, base, base) map -> (channels, base * 2**depth, ...) in [-1, 1]."""
+    layers: list[nn.Module] = []
+    for _ in range(depth - 1):
+        layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+        ch //= 2
+    return layers + [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
+
+
 class Generator(nn.Module):
     """z (B, latent_dim) -> image (B, channels, S, S) in [-1, 1]; widths halve as the maps double."""
 
@@ -44,16 +53,8 @@ class Generator(nn.Module):
         super().__init__()
         base, depth = dcgan_layout(image_size)
         ch = width * 2 ** (depth - 1)
-        layers: list[nn.Module] = [  # project z to a base x base map
-            nn.ConvTranspose2d(latent_dim, ch, base, 1, 0, bias=False),
-            nn.BatchNorm2d(ch),
-            nn.ReLU(True),
-        ]
-        for _ in range(depth - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
-            ch //= 2
-        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        project = [nn.ConvTranspose2d(latent_dim, ch, base, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+        self.net = nn.Sequential(*project, *upsampling_layers(ch, depth, channels))
         self.latent_dim = latent_dim
         init_dcgan_weights(self)
 
@@ -111,3 +112,60 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.trunk(x)).flatten(1)  # (B, latent_dim)
+
+
+class Autoencoder(nn.Module):
+    """OGNet's lean generator: DCGAN's strided convolutions down to a base x base map, no latent vector,
+    and DCGAN's transposed convolutions back up. image (B, C, S, S) -> image, in [-1, 1]."""
+
+    def __init__(self, image_size: int, channels: int, width: int = 32):
+        super().__init__()
+        trunk = ConvTrunk(image_size, channels, width)
+        _, depth = dcgan_layout(image_size)
+        self.net = nn.Sequential(trunk, *upsampling_layers(trunk.out_channels, depth, channels))
+        init_dcgan_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class OfficialAutoencoder(nn.Module):
+    """OGNet's published generator: four 5x5 stride-1 convolutions (1 -> 64 -> 128 -> 256 -> 512 channels at
+    width 64; 45 -> 29 pixels) and the mirrored transposed convolutions. Any image size of 17 or more."""
+
+    def __init__(self, channels: int, width: int = 64):
+        super().__init__()
+        widths = [channels] + [width * 2**i for i in range(4)]
+        down: list[nn.Module] = []
+        for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
+            down += [nn.Conv2d(c_in, c_out, 5, 1, 0, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2, True)]
+        up: list[nn.Module] = []
+        for c_in, c_out in zip(widths[:1:-1], widths[-2:0:-1], strict=True):
+            up += [nn.ConvTranspose2d(c_in, c_out, 5, 1, 0, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+        up += [nn.ConvTranspose2d(widths[1], channels, 5, 1, 0, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*down, *up)
+        init_dcgan_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class OfficialDiscriminator(nn.Module):
+    """OGNet's published discriminator: four 5x5 stride-2 convolutions, then a linear layer to one logit."""
+
+    def __init__(self, image_size: int, channels: int, width: int = 64):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in, size = channels, image_size
+        for i in range(4):
+            c_out = width * 2**i
+            layers += [nn.Conv2d(c_in, c_out, 5, 2, 2, bias=False)]
+            layers += [nn.BatchNorm2d(c_out)] if i else []
+            layers += [nn.LeakyReLU(0.2, True)]
+            c_in, size = c_out, (size + 1) // 2
+        self.trunk = nn.Sequential(*layers, nn.Flatten())
+        self.head = nn.Linear(c_in * size * size, 1)
+        init_dcgan_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.trunk(x)).flatten()  # (B,) logits

@@ -1,0 +1,70 @@
+"""AnoGAN and OGNet side by side on one-class MNIST, digit 0 normal: AUROC, training time, scoring time per image.
+
+    python benchmarks/compare_mnist.py --data ../shared/data/mnist [--train 3000 --per-digit 50]
+
+The test set is a seeded sample of `per-digit` images of each digit (the full set at Gamma = 500 takes hours on
+two CPU cores). Settings are fixed in advance, never chosen on test labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+import ganspect
+from ganspect.data import one_class_mnist
+
+CONFIGS = {
+    "AnoGAN (Gamma=500)": lambda: ganspect.AnoGAN(image_size=28, width=64, epochs=5, search_steps=500),
+    "AnoGAN (Gamma=100)": lambda: ganspect.AnoGAN(image_size=28, width=64, epochs=5, search_steps=100),
+    "OGNet lean": lambda: ganspect.OGNet(image_size=28, width=32, epochs=5),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--digit", type=int, default=0)
+    parser.add_argument("--train", type=int, default=3000, help="training images of the digit (the first N)")
+    parser.add_argument("--per-digit", type=int, default=50, help="seeded test sample per digit")
+    parser.add_argument("--configs", nargs="*", default=list(CONFIGS))
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+
+    split = one_class_mnist(args.data, args.digit)
+    rng = np.random.default_rng(0)
+    idx = np.concatenate(
+        [rng.choice(np.flatnonzero(split.test_classes == d), args.per_digit, replace=False) for d in range(10)]
+    )
+    rows = []
+    for name in args.configs:
+        det = CONFIGS[name]()
+        det.device, det.threshold_images = "cpu", 64
+        start = time.perf_counter()
+        det.fit(split.train[: args.train])
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        scores = det.score(split.test[idx])
+        per_image = (time.perf_counter() - start) / len(idx)
+        rows.append(
+            {
+                "detector": name,
+                "auroc": round(float(roc_auc_score(split.test_labels[idx], scores)), 4),
+                "fit_s": round(fit_s, 1),
+                "score_ms_per_image": round(per_image * 1000, 2),
+                "threads": torch.get_num_threads(),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""OGNet: Zaheer, Lee, Astrid and Lee, "Old is Gold: Redefining the Adversarially Learned One-Class Classifier
+Training Paradigm", CVPR 2020.
+
+Phase one trains a reconstructing generator G (an autoencoder fed noisy images) against a discriminator D. A copy
+of G from an early epoch is kept as the "old" generator G_old: its reconstructions are plausible but poor.
+Phase two freezes G and G_old and trains only D, briefly, to tell good reconstructions (real images x and G(x))
+from bad ones (G_old(x), and pseudo-anomalies G((G_old(x_i) + G_old(x_j)) / 2) made from two different normal
+images). D then judges reconstruction quality, and D(G(x)) is the anomaly score.
+
+Ours, not the paper's:
+- D keeps phase one's convention throughout (logit of "real / good"); phase two labels good 1 and bad 0, and the
+  score is minus the logit of D(G(x)). The paper labels bad 1 and scores D(G(x)): the same ranking, but D does
+  not have to unlearn its phase-one labels within phase two's few steps.
+- G's step recomputes D(G(x)) after D's step (the DCGAN order); the official code reuses outputs from before D's
+  step, which gives G gradients from stale weights.
+- Phase one's length, the old epoch and phase two's steps are fields fixed in advance, never chosen on test labels.
+- The anomaly map |x - G(x)| is ours: the paper scores images only.
+- architecture="lean" (default): DCGAN strided convolutions, which train in minutes on a CPU.
+  architecture="official": the published 5x5 networks (G 8.6 M, D 4.3 M parameters at width 64).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .detector import Detector, param
+from .nets import Autoencoder, Discriminator, OfficialAutoencoder, OfficialDiscriminator, dcgan_layout
+from .train import check_finite, make_fabric, shuffled_loader
+
+ARCHITECTURES = ("lean", "official")
+
+
+@dataclass(kw_only=True, eq=False)
+class OGNet(Detector):
+    image_size: int = param(32, "side of the square images the networks see (the paper: 45, official networks)")
+    epochs: int = param(20, "phase one's epochs: G and D at its end are the 'high-epoch' networks")
+    lr: float = param(1e-3, "G's Adam learning rate in phase one (the official code's 1e-3)")
+    architecture: str = param("lean", "'lean' (DCGAN strided convolutions) or 'official' (the published networks)")
+    width: int = param(32, "channels of the first convolution (the official networks: 64)")
+    disc_lr: float = param(1e-4, "D's Adam learning rate in phase one (the official code's 1e-4)")
+    adversarial_weight: float = param(0.5, "a: G's loss is (1 - a) MSE(G(x~), x) + a BCE(D(G(x~)), real)")
+    noise_std: float = param(0.1, "std of the Gaussian noise added to G's input in phase one, in [-1, 1] units")
+    old_epoch: int = param(2, "the epoch (1-based) after which G is frozen as the old generator G_old")
+    phase_two_steps: int = param(75, "D's steps in phase two (the official code's 75)")
+    phase_two_lr: float = param(5e-5, "D's Adam learning rate in phase two (the official code's 5e-5)")
+    real_weight: float = param(0.1, "phase two: weight of real images x on the good side (the paper's 0.1)")
+    recon_weight: float = param(0.9, "phase two: weight of G(x) on the good side (the paper's 0.9)")
+    old_weight: float = param(0.5, "phase two: weight of G_old(x) on the bad side")
+    pseudo_weight: float = param(0.5, "phase two: weight of the pseudo-anomalies on the bad side")
+
+    network_names: ClassVar[tuple[str, ...]] = ("generator", "old_generator", "discriminator")
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture: expected one of {ARCHITECTURES}, got {self.architecture!r}")
+        if self.architecture == "lean":
+            dcgan_layout(self.image_size)
+        elif self.image_size < 17:
+            raise ValueError(f"image_size: the official networks need 17 pixels or more, got {self.image_size}")
+        for name in ("width", "old_epoch"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)!r}")
+        if self.old_epoch > self.epochs:
+            raise ValueError(f"old_epoch: must not exceed epochs ({self.epochs}), got {self.old_epoch}")
+        if not isinstance(self.phase_two_steps, int) or self.phase_two_steps < 0:
+            raise ValueError(f"phase_two_steps: expected an integer >= 0, got {self.phase_two_steps!r}")
+        if not 0 <= self.adversarial_weight <= 1:
+            raise ValueError(f"adversarial_weight: expected a in [0, 1], got {self.adversarial_weight!r}")
+        for name in ("disc_lr", "phase_two_lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: expected a positive number, got {getattr(self, name)!r}")
+        for name in ("noise_std", "real_weight", "recon_weight", "old_weight", "pseudo_weight"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name}: expected a number >= 0, got {getattr(self, name)!r}")
+
+    def _build_networks(self) -> dict[str, nn.Module]:
+        if self.architecture == "official":
+            gen, old = OfficialAutoencoder(self.channels, self.width), OfficialAutoencoder(self.channels, self.width)
+            disc: nn.Module = OfficialDiscriminator(self.image_size, self.channels, self.width)
+        else:
+            gen = Autoencoder(self.image_size, self.channels, self.width)
+            old = Autoencoder(self.image_size, self.channels, self.width)
+            disc = Discriminator(self.image_size, self.channels, self.width)
+        return {"generator": gen, "old_generator": old, "discriminator": disc}
+
+    def _train(self, data, progress: bool) -> None:
+        fabric = make_fabric(self.device)
+        nets = self._build_networks()
+        gen, old_gen, disc = nets["generator"], nets["old_generator"], nets["discriminator"]
+        opt_gen = torch.optim.Adam(gen.parameters(), lr=self.lr, betas=(0.5, 0.999))
+        opt_disc = torch.optim.Adam(disc.parameters(), lr=self.disc_lr, betas=(0.5, 0.999))
+        train_gen, opt_gen = fabric.setup(gen, opt_gen)
+        train_disc, opt_disc = fabric.setup(disc, opt_disc)
+        loader = shuffled_loader(fabric, data, self.batch_size, self.seed)
+        self.history_ = {"loss_disc": [], "loss_gen": [], "loss_phase_two": []}
+        a = self.adversarial_weight
+
+        # Phase one: G reconstructs noisy normal images, D tells real from reconstructed
+        for epoch in tqdm(range(self.epochs), desc="OGNet: phase one", unit="epoch", disable=not progress):
+            sums = torch.zeros(2, device=fabric.device)
+            for x in loader:
+                real = x * 2 - 1  # (B, C, S, S) in [-1, 1]
+                noisy = real + self.noise_std * torch.randn_like(real)
+                recon = train_gen(noisy)
+
+                # (1) D: maximise log D(x) + log(1 - D(G(x~))); detach: D's step must not update G
+                logit_real, logit_fake = train_disc(real), train_disc(recon.detach())
+                loss_disc = 0.5 * (
+                    F.binary_cross_entropy_with_logits(logit_real, torch.ones_like(logit_real))
+                    + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))
+                )
+                opt_disc.zero_grad(set_to_none=True)
+                fabric.backward(loss_disc)
+                opt_disc.step()
+
+                # (2) G: (1 - a) MSE(G(x~), x) + a BCE(D(G(x~)), real), with D(G(x~)) recomputed after D's step
+                logit_fake = train_disc(recon)
+                adversarial = F.binary_cross_entropy_with_logits(logit_fake, torch.ones_like(logit_fake))
+                loss_gen = (1 - a) * F.mse_loss(recon, real) + a * adversarial
+                opt_gen.zero_grad(set_to_none=True)
+                fabric.backward(loss_gen)
+                opt_gen.step()
+                sums += torch.stack([loss_disc.detach(), loss_gen.detach()])
+
+            loss_disc_mean, loss_gen_mean = (sums / len(loader)).tolist()
+            check_finite(epoch, loss_disc=loss_disc_mean, loss_gen=loss_gen_mean)
+            self.history_["loss_disc"].append(loss_disc_mean)
+            self.history_["loss_gen"].append(loss_gen_mean)
+            if epoch + 1 == self.old_epoch:
+                old_gen.load_state_dict(copy.deepcopy(gen.state_dict()))
+
+        # Phase two: G and G_old frozen (eval, no grad); only D learns good from bad reconstructions
+        gen.eval().requires_grad_(False)
+        old_gen.to(fabric.device).eval().requires_grad_(False)
+        opt_two = torch.optim.Adam(disc.parameters(), lr=self.phase_two_lr, betas=(0.5, 0.999))
+        opt_two = fabric.setup_optimizers(opt_two)
+        step = 0
+        with tqdm(total=self.phase_two_steps, desc="OGNet: phase two", unit="step", disable=not progress) as bar:
+            while step < self.phase_two_steps:
+                for x in loader:
+                    if step == self.phase_two_steps:
+                        break
+                    loss = self._phase_two_loss(train_disc, gen, old_gen, x * 2 - 1)
+                    opt_two.zero_grad(set_to_none=True)
+                    fabric.backward(loss)
+                    opt_two.step()
+                    check_finite(self.epochs, loss_phase_two=loss.item())
+                    self.history_["loss_phase_two"].append(loss.item())
+                    step += 1
+                    bar.update()
+        self.generator_, self.old_generator_, self.discriminator_ = gen, old_gen, disc
+
+    def _phase_two_loss(self, disc, gen, old_gen, real: torch.Tensor) -> torch.Tensor:
+        """Weighted BCE: good (label 1) = x and G(x); bad (label 0) = G_old(x) and pseudo-anomalies."""
+        with torch.no_grad():
+            recon = gen(real)
+            old_recon = old_gen(real)
+            # pseudo-anomalies: the pixel average of G_old's reconstructions of two different images, through G;
+            # rolling the batch by one pairs every image with another
+            pseudo = gen((old_recon + old_recon.roll(1, 0)) / 2)
+        groups = [
+            (real, 1.0, self.real_weight),
+            (recon, 1.0, self.recon_weight),
+            (old_recon, 0.0, self.old_weight),
+            (pseudo, 0.0, self.pseudo_weight),
+        ]
+        if len(real) < 2:  # a lone image has no partner to mix with
+            groups.pop()
+        loss = real.new_zeros(())
+        for images, label, weight in groups:
+            logit = disc(images)
+            loss = loss + weight * F.binary_cross_entropy_with_logits(logit, torch.full_like(logit, label))
+        return loss
+
+    @torch.no_grad()
+    def _score_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        real = x * 2 - 1
+        recon = self.generator_(real)
+        scores = -self.discriminator_(recon)  # minus the logit of "good reconstruction": higher = more anomalous
+        maps = (real - recon).abs().mean(1) / 2  # (B, S, S), in [0, 1] pixel units
+        return scores, maps
