@@ -60,12 +60,15 @@ def test_fit_score_evaluate_on_cookies(cookie_model, tmp_path):
     out = tmp_path / "eval"
     assert main(["-q", "evaluate", str(cookie_model), str(COOKIES), "--out", str(out), "--overlays", "4"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    for key in ("image_auroc", "image_ap", "image_f1", "pixel_auroc"):
+    for key in ("image_auroc", "image_ap", "image_f1", "pixel_auroc", "pixel_pro"):
         assert 0 <= metrics[key] <= 1
     assert metrics["n_images"] == 46 and metrics["n_anomalous"] == 32
     overlays = sorted((out / "overlays").glob("*.png"))
     assert len(overlays) == 4
     assert Image.open(overlays[0]).size[1] == 768  # heat maps go back to the photo's own size (576x768 WxH)
+    report = (out / "report.html").read_text()
+    assert report.count("data:image/jpeg;base64,") >= 46  # the gallery shows every test image here, embedded
+    assert 'src="http' not in report and "ROC curve" in report
 
 
 def test_python_dash_m_runs():

@@ -12,13 +12,19 @@ Ours, not the paper's: all images of a batch are searched at once, one z per ima
 exactly its own image's gradient and Adam updates element-wise, so an image's search is the same alone or in a
 batch. Each image's starting z is drawn from a generator seeded by `seed` and the image's own pixels, so a
 score never depends on batch mates or on the order of images.
+
+mapping="encoder" is f-AnoGAN's fast mapping (Schlegl, Seeböck, Waldstein, Langs and Schmidt-Erfurth, "f-AnoGAN:
+Fast unsupervised anomaly detection with generative adversarial networks", Medical Image Analysis 2019): after the
+GAN, an encoder E is trained with G and D frozen on the izi_f loss
+    (1/n) ||x - G(E(x))||^2 + kappa (1/n_d) ||f(x) - f(G(E(x)))||^2,
+and the same two terms, for z = E(x) in one forward pass, are the score. Ours: the GAN stays the DCGAN above (the
+paper trains a WGAN-GP), z is Gaussian so E has no tanh, and E trains with Adam.
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -26,8 +32,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .detector import Detector, param
-from .nets import Discriminator, Generator, dcgan_layout
+from .nets import Discriminator, Encoder, Generator, dcgan_layout
 from .train import check_finite, make_fabric, shuffled_loader
+
+MAPPINGS = ("search", "encoder")
 
 
 @dataclass(kw_only=True, eq=False)
@@ -37,8 +45,13 @@ class AnoGAN(Detector):
     search_steps: int = param(500, "Gamma: Adam steps of the latent search per image (the paper's 500)")
     search_lr: float = param(0.02, "Adam learning rate of the latent search")
     disc_weight: float = param(0.1, "lambda: weight of the discrimination loss in the search and in A(x)")
+    mapping: str = param("search", "'search' (the paper's latent search) or 'encoder' (f-AnoGAN's izi_f encoder)")
+    encoder_epochs: int = param(0, "epochs of the encoder's training (0: as many as the GAN's)")
+    feature_weight: float = param(1.0, "kappa: weight of the feature term in the izi_f loss and score")
 
-    network_names: ClassVar[tuple[str, ...]] = ("generator", "discriminator")
+    @property
+    def network_names(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("generator", "discriminator") + (("encoder",) if self.mapping == "encoder" else ())
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -51,12 +64,21 @@ class AnoGAN(Detector):
             raise ValueError(f"search_lr: expected a positive number, got {self.search_lr!r}")
         if not 0 <= self.disc_weight <= 1:
             raise ValueError(f"disc_weight: expected lambda in [0, 1], got {self.disc_weight!r}")
+        if self.mapping not in MAPPINGS:
+            raise ValueError(f"mapping: expected one of {MAPPINGS}, got {self.mapping!r}")
+        if not isinstance(self.encoder_epochs, int) or self.encoder_epochs < 0:
+            raise ValueError(f"encoder_epochs: expected an integer >= 0, got {self.encoder_epochs!r}")
+        if not self.feature_weight >= 0:
+            raise ValueError(f"feature_weight: expected kappa >= 0, got {self.feature_weight!r}")
 
     def _build_networks(self) -> dict[str, nn.Module]:
-        return {
+        nets = {
             "generator": Generator(self.latent_dim, self.image_size, self.channels, self.width),
             "discriminator": Discriminator(self.image_size, self.channels, self.width),
         }
+        if self.mapping == "encoder":
+            nets["encoder"] = Encoder(self.latent_dim, self.image_size, self.channels, self.width)
+        return nets
 
     # --- training: the DCGAN --------------------------------------------------------------------------------
     def _train(self, data, progress: bool) -> None:
@@ -99,6 +121,36 @@ class AnoGAN(Detector):
             self.history_["loss_disc"].append(loss_disc_mean)
             self.history_["loss_gen"].append(loss_gen_mean)
         self.generator_, self.discriminator_ = gen, disc
+        if self.mapping == "encoder":
+            self._train_encoder(fabric, nets["encoder"], loader, progress)
+
+    def _train_encoder(self, fabric, enc: nn.Module, loader, progress: bool) -> None:
+        """f-AnoGAN's izi_f: G and D frozen (eval: BatchNorm keeps the GAN's statistics), only E learns."""
+        for net in (self.generator_, self.discriminator_):
+            net.eval().requires_grad_(False)
+        opt_enc = torch.optim.Adam(enc.parameters(), lr=self.lr, betas=(0.5, 0.999))
+        train_enc, opt_enc = fabric.setup(enc, opt_enc)
+        self.history_["loss_encoder"] = []
+        epochs = self.encoder_epochs or self.epochs
+        for epoch in tqdm(range(epochs), desc="AnoGAN: encoder", unit="epoch", disable=not progress):
+            total = torch.zeros((), device=fabric.device)
+            for x in loader:
+                real = x * 2 - 1
+                loss_enc = self._izi_f(real, train_enc(real))[0].mean()
+                opt_enc.zero_grad(set_to_none=True)
+                fabric.backward(loss_enc)
+                opt_enc.step()
+                total += loss_enc.detach()
+            check_finite(epoch, loss_encoder=(total / len(loader)).item())
+            self.history_["loss_encoder"].append((total / len(loader)).item())
+        self.encoder_ = enc
+
+    def _izi_f(self, real: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per image (B,): mean squared residual + kappa * mean squared feature difference; and G(z)."""
+        fake = self.generator_(z)
+        residual = (real - fake).pow(2).flatten(1).mean(1)
+        features = (self.discriminator_.features(real) - self.discriminator_.features(fake)).pow(2).mean(1)
+        return residual + self.feature_weight * features, fake
 
     # --- scoring: the latent search ---------------------------------------------------------------------------
     def initial_latents(self, x: torch.Tensor) -> torch.Tensor:
@@ -137,8 +189,11 @@ class AnoGAN(Detector):
 
     @torch.no_grad()
     def _score_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z = self.search(x)
         real = x * 2 - 1
+        if self.mapping == "encoder":
+            scores, fake = self._izi_f(real, self.encoder_(real))
+            return scores, (real - fake).abs().mean(1) / 2
+        z = self.search(x)
         residual, discrimination, fake = self._losses(real, self.discriminator_.features(real), z)
         scores = (1 - self.disc_weight) * residual + self.disc_weight * discrimination  # A(x)
         maps = (real - fake).abs().mean(1) / 2  # (B, S, S), back in [0, 1] pixel units

@@ -16,7 +16,8 @@ from scipy import ndimage
 from .checkpoint import atomic_output, write_text
 from .data import ImageFiles, MVTecFolder, image_size_of, read_image, read_mask, resize
 from .detector import Detector
-from .metrics import image_metrics, pixel_auroc
+from .metrics import image_metrics, pixel_auroc, pro_auc
+from .report import write_report
 
 
 def upsample_map(anomaly_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -74,7 +75,10 @@ def evaluate_folder(
             read_mask(items[i].mask_path, sizes[i]).numpy() if items[i].mask_path else np.zeros(sizes[i], bool)
             for i in with_masks
         ]
-        metrics["pixel_auroc"] = pixel_auroc(masks, [upsample_map(maps[i], sizes[i]) for i in with_masks])
+        full_maps = [upsample_map(maps[i], sizes[i]) for i in with_masks]
+        metrics["pixel_auroc"] = pixel_auroc(masks, full_maps)
+        metrics["pixel_pro"] = pro_auc(masks, full_maps)
+        del masks, full_maps
     metrics.update(
         n_images=len(items),
         n_anomalous=int(labels.sum()),
@@ -93,8 +97,19 @@ def evaluate_folder(
         return read_image(items[i].path, det.channels).numpy(), upsample_map(maps[i], sizes[i]), mask
 
     names = [f"{t.defect}_{t.path.stem}" for t in items]
-    write_overlays(out / "overlays", names, scores, view, map_scale(maps), overlays)
+    scale = map_scale(maps)
+    write_overlays(out / "overlays", names, scores, view, scale, overlays)
     write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_report(
+        out / "report.html",
+        f"{type(det).__name__} on {Path(root).name}",
+        metrics,
+        labels,
+        scores,
+        det.threshold_,
+        [f"{t.defect}/{t.path.name}" for t in items],
+        lambda i: overlay(*view(i), scale=scale),
+    )
     return metrics
 
 
