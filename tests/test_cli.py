@@ -14,27 +14,18 @@ from ganspect.cli import main
 
 from .conftest import COOKIES, need
 
-SMALL = [
-    "--image-size",
-    "32",
-    "--width",
-    "16",
-    "--epochs",
-    "2",
-    "--search-steps",
-    "10",
-    "--threshold-images",
-    "8",
-    "--device",
-    "cpu",
-]
+SMALL = ["--image-size", "32", "--width", "16", "--epochs", "2", "--search-steps", "10", "--threshold-images", "8",
+         "--device", "cpu"]  # fmt: skip
+# patch-mode AnoGAN with f-AnoGAN's encoder, the set-up for large photos; measured pixel AUROC 0.78, PRO 0.48
+PATCH_ENCODER = ["--image-size", "128", "--patch-size", "32", "--channels", "3", "--width", "32", "--epochs", "60",
+                 "--mapping", "encoder", "--device", "cpu"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def cookie_model(tmp_path_factory):
     data = need(COOKIES)
     model = tmp_path_factory.mktemp("model") / "cookies.pt"
-    assert main(["-q", "fit", "anogan", str(data), "-o", str(model), *SMALL]) == 0
+    assert main(["-q", "fit", "anogan", str(data), "-o", str(model), *PATCH_ENCODER]) == 0
     return model
 
 
@@ -62,6 +53,8 @@ def test_fit_score_evaluate_on_cookies(cookie_model, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("image_auroc", "image_ap", "image_f1", "pixel_auroc", "pixel_pro"):
         assert 0 <= metrics[key] <= 1
+    # floors under what was measured (pixel AUROC 0.78, PRO 0.48); a map of noise gives about 0.5 and 0.15
+    assert metrics["pixel_auroc"] > 0.72 and metrics["pixel_pro"] > 0.38
     assert metrics["n_images"] == 46 and metrics["n_anomalous"] == 32
     overlays = sorted((out / "overlays").glob("*.png"))
     assert len(overlays) == 4

@@ -55,7 +55,7 @@ class AnoGAN(Detector):
 
     def _check_params(self) -> None:
         super()._check_params()
-        dcgan_layout(self.image_size)
+        dcgan_layout(self.net_size)
         for name in ("latent_dim", "width", "search_steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -73,11 +73,11 @@ class AnoGAN(Detector):
 
     def _build_networks(self) -> dict[str, nn.Module]:
         nets = {
-            "generator": Generator(self.latent_dim, self.image_size, self.channels, self.width),
-            "discriminator": Discriminator(self.image_size, self.channels, self.width),
+            "generator": Generator(self.latent_dim, self.net_size, self.channels, self.width),
+            "discriminator": Discriminator(self.net_size, self.channels, self.width),
         }
         if self.mapping == "encoder":
-            nets["encoder"] = Encoder(self.latent_dim, self.image_size, self.channels, self.width)
+            nets["encoder"] = Encoder(self.latent_dim, self.net_size, self.channels, self.width)
         return nets
 
     # --- training: the DCGAN --------------------------------------------------------------------------------

@@ -158,6 +158,34 @@ class ImageFiles(Dataset):
         return resize(read_image(self.paths[i], self.channels), self.image_size)
 
 
+class CachedImages(Dataset):
+    """Keeps each image after its first read, so training decodes a file once, not once per epoch.
+    Used only when the whole set fits in `MEMORY_CACHE_BYTES` at the model's size."""
+
+    def __init__(self, images: Dataset):
+        self.images, self.cache = images, {}
+
+    def __len__(self) -> int:
+        return len(self.images)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        if i not in self.cache:
+            self.cache[i] = self.images[i]
+        return self.cache[i]
+
+
+MEMORY_CACHE_BYTES = 1 << 30
+
+
+def cache_if_small(images: Dataset) -> Dataset:
+    """Files that fit in 1 GiB as float32 are kept in memory; larger sets stream from disk every epoch."""
+    if isinstance(images, ImageFiles):
+        nbytes = len(images) * images.channels * images.image_size**2 * 4
+        if nbytes <= MEMORY_CACHE_BYTES:
+            return CachedImages(images)
+    return images
+
+
 def list_images(folder: str | Path) -> list[Path]:
     """The image files directly in `folder`, sorted; an error if there are none."""
     folder = Path(folder)
@@ -314,3 +342,40 @@ def one_class_digits(digit: int = 0, seed: int = 0) -> OneClassSplit:
     return OneClassSplit(
         images[train_idx], images[test_idx], (labels[test_idx] != digit).astype(np.int64), labels[test_idx]
     )
+
+
+# --- patches (the AnoGAN paper trains on patches cut at random positions) ----------------------------------------
+
+
+class RandomPatches(Dataset):
+    """Item i: `count` patches (count, C, p, p) cut at random positions from image i, drawn afresh each time the
+    image is read (so each epoch sees new positions) yet reproducibly from `seed`. Images stream from disk."""
+
+    def __init__(self, images: Dataset, patch_size: int, count: int, seed: int):
+        self.images, self.patch_size, self.count, self.seed = images, patch_size, count, seed
+        self.reads = [0] * len(images)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(self.reads)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        image = self.images[i]  # (C, S, S)
+        p, size = self.patch_size, image.shape[-1]
+        state = np.random.SeedSequence([self.seed, i, self.reads[i]]).generate_state(1)[0]
+        self.reads[i] += 1
+        g = torch.Generator().manual_seed(int(state))
+        ys, xs = torch.randint(0, size - p + 1, (2, self.count), generator=g)
+        return torch.stack([image[:, y : y + p, x : x + p] for y, x in zip(ys.tolist(), xs.tolist(), strict=True)])
+
+
+def concat_patches(items: list[torch.Tensor]) -> torch.Tensor:
+    """Collate (count, C, p, p) items into one batch of patches."""
+    return torch.cat(items)
+
+
+def patch_positions(size: int, patch_size: int, stride: int) -> list[int]:
+    """Window starts along one axis: every `stride`, plus a last window flush with the edge so all pixels count."""
+    starts = list(range(0, size - patch_size + 1, stride))
+    if starts[-1] != size - patch_size:
+        starts.append(size - patch_size)
+    return starts

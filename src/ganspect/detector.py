@@ -21,7 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .checkpoint import read_checkpoint, save_checkpoint
-from .data import as_dataset, batches
+from .data import RandomPatches, as_dataset, batches, cache_if_small, patch_positions
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +58,22 @@ class Detector:
         0.05, "share of normal training images allowed above threshold_: it is their (1 - contamination) quantile"
     )
     threshold_images: int = param(256, "training images (a seeded sample) scored at fit time to set threshold_")
+    patch_size: int = param(0, "0: networks see whole images; else they see patch_size squares of the image")
+    patch_stride: int = param(0, "stride of the scoring window in patch mode (0: half the patch size)")
+    patches_per_image: int = param(16, "patch mode: random patches cut from each training image per epoch")
     seed: int = param(0, "seed of every random draw; the same seed gives the same model on CPU")
     device: str = param("auto", "'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'")
 
     network_names: ClassVar[tuple[str, ...]] = ()  # fitted modules, saved by name with a trailing '_'
 
+    @property
+    def net_size(self) -> int:
+        """Side of the squares the networks see: the patch in patch mode, else the whole image."""
+        return self.patch_size or self.image_size
+
     # --- what each method supplies ---------------------------------------------------------------------------
     def _check_params(self) -> None:
-        positive = ("image_size", "epochs", "batch_size", "threshold_images")
+        positive = ("image_size", "epochs", "batch_size", "threshold_images", "patches_per_image")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -74,6 +82,12 @@ class Detector:
             raise ValueError(f"channels: expected 1 (grey) or 3 (colour), got {self.channels!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr: expected a positive number, got {self.lr!r}")
+        for name in ("patch_size", "patch_stride"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name}: expected an integer >= 0, got {value!r}")
+        if self.patch_size > self.image_size:
+            raise ValueError(f"patch_size: must not exceed image_size ({self.image_size}), got {self.patch_size}")
         if not 0 <= self.contamination < 1:
             raise ValueError(f"contamination: expected a share in [0, 1), got {self.contamination!r}")
         resolve_device(self.device)
@@ -98,9 +112,12 @@ class Detector:
             raise ValueError("images: expected at least one normal training image, got none")
         self.device_ = resolve_device(self.device)
         # fork_rng: the library never moves the caller's global random state
+        train_data = cache_if_small(data)
+        if self.patch_size:
+            train_data = RandomPatches(train_data, self.patch_size, self.patches_per_image, self.seed)
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(self.seed)
-            self._train(data, progress)
+            self._train(train_data, progress)
         self._freeze()
         self.threshold_ = self._threshold_from(data, progress)
         return self
@@ -111,7 +128,8 @@ class Detector:
         data = as_dataset(images, self.channels, self.image_size)
         scores, maps = [], []
         for x in tqdm(batches(data, self.batch_size), desc="scoring", unit="batch", disable=not progress):
-            s, m = self._score_batch(x.to(self.device_))
+            x = x.to(self.device_)
+            s, m = self._score_patches(x) if self.patch_size else self._score_batch(x)
             scores.append(s.float().cpu())
             maps.append(m.float().cpu())
         if not scores:
@@ -161,6 +179,24 @@ class Detector:
         det.history_ = {k: list(v) for k, v in ckpt["history"].items()}
         det._freeze()
         return det
+
+    def _score_patches(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Slide the patch window over x (B, C, S, S): the image score is the highest patch score, and the map is
+        the patch maps stitched back in place, overlaps averaged."""
+        p = self.patch_size
+        starts = patch_positions(self.image_size, p, self.patch_stride or max(1, p // 2))
+        corners = [(y, x0) for y in starts for x0 in starts]
+        patches = torch.stack([x[:, :, y : y + p, x0 : x0 + p] for y, x0 in corners], 1)  # (B, L, C, p, p)
+        flat = patches.flatten(0, 1)  # (B * L, C, p, p)
+        results = [self._score_batch(chunk) for chunk in flat.split(self.batch_size)]
+        patch_scores = torch.cat([r[0] for r in results]).view(len(x), len(corners))  # (B, L)
+        patch_maps = torch.cat([r[1] for r in results]).view(len(x), len(corners), p, p)
+        total = x.new_zeros(len(x), self.image_size, self.image_size)
+        count = x.new_zeros(self.image_size, self.image_size)
+        for k, (y, x0) in enumerate(corners):
+            total[:, y : y + p, x0 : x0 + p] += patch_maps[:, k]
+            count[y : y + p, x0 : x0 + p] += 1
+        return patch_scores.amax(1), total / count
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:

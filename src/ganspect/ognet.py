@@ -62,9 +62,10 @@ class OGNet(Detector):
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture: expected one of {ARCHITECTURES}, got {self.architecture!r}")
         if self.architecture == "lean":
-            dcgan_layout(self.image_size)
-        elif self.image_size < 17:
-            raise ValueError(f"image_size: the official networks need 17 pixels or more, got {self.image_size}")
+            dcgan_layout(self.net_size)
+        elif self.net_size < 17:
+            name = "patch_size" if self.patch_size else "image_size"
+            raise ValueError(f"{name}: the official networks need 17 pixels or more, got {self.net_size}")
         for name in ("width", "old_epoch"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)!r}")
@@ -84,11 +85,11 @@ class OGNet(Detector):
     def _build_networks(self) -> dict[str, nn.Module]:
         if self.architecture == "official":
             gen, old = OfficialAutoencoder(self.channels, self.width), OfficialAutoencoder(self.channels, self.width)
-            disc: nn.Module = OfficialDiscriminator(self.image_size, self.channels, self.width)
+            disc: nn.Module = OfficialDiscriminator(self.net_size, self.channels, self.width)
         else:
-            gen = Autoencoder(self.image_size, self.channels, self.width)
-            old = Autoencoder(self.image_size, self.channels, self.width)
-            disc = Discriminator(self.image_size, self.channels, self.width)
+            gen = Autoencoder(self.net_size, self.channels, self.width)
+            old = Autoencoder(self.net_size, self.channels, self.width)
+            disc = Discriminator(self.net_size, self.channels, self.width)
         return {"generator": gen, "old_generator": old, "discriminator": disc}
 
     def _train(self, data, progress: bool) -> None:

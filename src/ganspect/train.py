@@ -8,6 +8,8 @@ import torch
 from lightning_fabric import Fabric
 from torch.utils.data import DataLoader, Dataset
 
+from .data import RandomPatches, concat_patches
+
 
 def make_fabric(device: str) -> Fabric:
     """One process on the detector's device; fabric runs the same loop on CPU, a GPU or many processes."""
@@ -23,13 +25,18 @@ def make_fabric(device: str) -> Fabric:
 
 
 def shuffled_loader(fabric: Fabric, data: Dataset, batch_size: int, seed: int) -> DataLoader:
-    """Reshuffled each epoch from a local generator, so the order depends on `seed` alone."""
+    """Reshuffled each epoch from a local generator, so the order depends on `seed` alone.
+
+    With RandomPatches, a batch holds batch_size patches from batch_size / count images."""
+    per_item = data.count if isinstance(data, RandomPatches) else 1
+    items = max(1, min(batch_size // per_item, len(data)))  # type: ignore[arg-type]
     loader = DataLoader(
         data,
-        batch_size=min(batch_size, len(data)),  # type: ignore[arg-type]
+        batch_size=items,
         shuffle=True,
-        drop_last=len(data) > batch_size,  # type: ignore[arg-type]  # no tiny last batch for BatchNorm
+        drop_last=len(data) > items,  # type: ignore[arg-type]  # no tiny last batch for BatchNorm
         generator=torch.Generator().manual_seed(seed),
+        collate_fn=concat_patches if isinstance(data, RandomPatches) else None,
     )
     return fabric.setup_dataloaders(loader)
 
