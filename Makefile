@@ -26,7 +26,7 @@ test: lint
 	$(BIN)/pytest -q
 
 bench: install
-	$(BIN)/python benchmarks/run_all.py --out bench_out
+	$(BIN)/python benchmarks/speed.py --out bench_out/speed.json
 
 clean:
 	rm -rf $(VENV) demo_out bench_out

@@ -28,6 +28,7 @@ def test_truncated_file_says_so(tmp_path):
         read_checkpoint(path)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_foreign_files_say_so(tmp_path):
     torch.save({"state_dict": torch.zeros(3)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a ganspect model"):

@@ -1,0 +1,165 @@
+"""Speed, side by side in one run: the latent search one image at a time (as reference implementations do it) and
+batched (ganspect), f-AnoGAN's encoder, OGNet's scoring, training throughput; the FLOP floor of a search step.
+
+    python benchmarks/speed.py --out bench_out/speed.json [--gamma 500 --batch 64 --repeats 3]
+
+Timings are medians over `repeats`; ratios compare timings taken in this same run. Network weights do not change
+how long a step takes, so the networks here are freshly initialised; quality is measured elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import ganspect
+
+
+def median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm-up
+    return 2 * n**3 / median_seconds(lambda: a @ b, repeats) / 1e9
+
+
+def fitted(det: ganspect.Detector) -> ganspect.Detector:
+    """Networks built and frozen as after fit, without training (timing does not depend on the weights)."""
+    det._check_params()
+    det.device_ = torch.device("cpu")
+    for name, net in det._build_networks().items():
+        setattr(det, name + "_", net)
+    det.threshold_, det.history_ = 0.0, {}
+    det._freeze()
+    return det
+
+
+def reference_search(det, x: torch.Tensor, gamma: int, weights_grad: bool) -> None:
+    """One image, one z, as the seed's code does it; with weights_grad the frozen networks' weights still
+    receive gradients, as in code that never turns them off."""
+    gen, disc = det.generator_, det.discriminator_
+    for net in (gen, disc):
+        net.requires_grad_(weights_grad)
+    real = x * 2 - 1
+    z = torch.randn(1, det.latent_dim, requires_grad=True)
+    opt = torch.optim.Adam([z], lr=det.search_lr)
+    feat_real = disc.features(real).detach()
+    for _ in range(gamma):
+        fake = gen(z)
+        loss = 0.9 * (real - fake).abs().sum() + 0.1 * (feat_real - disc.features(fake)).abs().sum()
+        opt.zero_grad()
+        if weights_grad:
+            gen.zero_grad()
+            disc.zero_grad()
+        loss.backward()
+        opt.step()
+    for net in (gen, disc):
+        net.requires_grad_(False)
+
+
+def search_step_flops(det, batch: int) -> float:
+    """FLOPs of one search step (forward and backward) per image."""
+    x = torch.rand(batch, det.channels, det.image_size, det.image_size)
+    saved = det.search_steps
+    det.search_steps = 1
+    with FlopCounterMode(display=False) as counter:
+        det.search(x)
+    det.search_steps = saved
+    return counter.get_total_flops() / batch
+
+
+def bench_anogan(size: int, gamma: int, batch: int, repeats: int, reference_images: int, gflops: float) -> dict:
+    det = fitted(ganspect.AnoGAN(image_size=size, search_steps=gamma, batch_size=batch, device="cpu"))
+    x = torch.rand(batch, 1, size, size)
+    per_image = {}
+    per_image["search_batched"] = median_seconds(lambda: det._score_batch(x), repeats) / batch
+    for weights_grad in (True, False):
+        key = "search_one_at_a_time" + ("_weights_grad" if weights_grad else "")
+        per_image[key] = median_seconds(
+            lambda wg=weights_grad: [reference_search(det, x[i : i + 1], gamma, wg) for i in range(reference_images)],
+            1,
+        ) / reference_images
+    enc = fitted(ganspect.AnoGAN(image_size=size, mapping="encoder", batch_size=batch, device="cpu"))
+    enc._score_batch(x)  # warm-up
+    per_image["encoder"] = median_seconds(lambda: enc._score_batch(x), max(repeats, 5)) / batch
+    flops = search_step_flops(det, batch)
+    floor = flops * gamma / (gflops * 1e9)
+    return {
+        "image_size": size,
+        "gamma": gamma,
+        "batch": batch,
+        "seconds_per_image": per_image,
+        "search_step_mflop_per_image": flops / 1e6,
+        "flop_floor_seconds_per_image": floor,
+        "batched_vs_floor": per_image["search_batched"] / floor,
+        "batched_speedup_vs_one_at_a_time_weights_grad": per_image["search_one_at_a_time_weights_grad"]
+        / per_image["search_batched"],
+        "encoder_speedup_vs_batched_search": per_image["search_batched"] / per_image["encoder"],
+    }
+
+
+def bench_ognet(size: int, batch: int, repeats: int) -> dict:
+    det = fitted(ganspect.OGNet(image_size=size, batch_size=batch, device="cpu"))
+    x = torch.rand(batch, 1, size, size)
+    det._score_batch(x)
+    return {"image_size": size, "score_seconds_per_image": median_seconds(lambda: det._score_batch(x), repeats) / batch}
+
+
+def bench_training(size: int, images: int) -> dict:
+    """Images per second through fit's training loop (one epoch, after a warm-up epoch)."""
+    data = torch.randint(0, 256, (images, 1, size, size), dtype=torch.uint8)
+    out = {}
+    for name, make in {
+        "AnoGAN": lambda e: ganspect.AnoGAN(image_size=size, epochs=e, device="cpu"),
+        "OGNet": lambda e: ganspect.OGNet(image_size=size, epochs=e, old_epoch=1, phase_two_steps=0, device="cpu"),
+    }.items():
+        times = {}
+        for epochs in (1, 2):
+            det = make(epochs)
+            det._threshold_from = lambda data, progress: 0.0  # time the training loop alone
+            times[epochs] = median_seconds(lambda det=det: det.fit(data), 1)
+        out[name] = images / (times[2] - times[1])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("bench_out/speed.json"))
+    parser.add_argument("--gamma", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--reference-images", type=int, default=3)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[28, 64])
+    args = parser.parse_args()
+
+    gflops = matmul_gflops()
+    result = {
+        "machine": {"platform": platform.platform(), "threads": torch.get_num_threads(), "torch": torch.__version__},
+        "matmul_gflops": gflops,
+        "anogan": [
+            bench_anogan(s, args.gamma, args.batch, args.repeats, args.reference_images, gflops) for s in args.sizes
+        ],
+        "ognet": [bench_ognet(s, args.batch, args.repeats) for s in args.sizes if s in (28, 32)],
+        "training_images_per_second_28px": bench_training(28, 1024),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
