@@ -89,10 +89,15 @@ def bench_anogan(size: int, gamma: int, batch: int, repeats: int, reference_imag
     per_image["search_batched"] = median_seconds(lambda: det._score_batch(x), repeats) / batch
     for weights_grad in (True, False):
         key = "search_one_at_a_time" + ("_weights_grad" if weights_grad else "")
-        per_image[key] = median_seconds(
-            lambda wg=weights_grad: [reference_search(det, x[i : i + 1], gamma, wg) for i in range(reference_images)],
-            1,
-        ) / reference_images
+        per_image[key] = (
+            median_seconds(
+                lambda wg=weights_grad: [
+                    reference_search(det, x[i : i + 1], gamma, wg) for i in range(reference_images)
+                ],
+                1,
+            )
+            / reference_images
+        )
     enc = fitted(ganspect.AnoGAN(image_size=size, mapping="encoder", batch_size=batch, device="cpu"))
     enc._score_batch(x)  # warm-up
     per_image["encoder"] = median_seconds(lambda: enc._score_batch(x), max(repeats, 5)) / batch
@@ -112,11 +117,21 @@ def bench_anogan(size: int, gamma: int, batch: int, repeats: int, reference_imag
     }
 
 
-def bench_ognet(size: int, batch: int, repeats: int) -> dict:
-    det = fitted(ganspect.OGNet(image_size=size, batch_size=batch, device="cpu"))
+def bench_ognet(architecture: str, size: int, batch: int, repeats: int) -> dict:
+    width = 64 if architecture == "official" else 32
+    det = fitted(
+        ganspect.OGNet(architecture=architecture, image_size=size, width=width, batch_size=batch, device="cpu")
+    )
     x = torch.rand(batch, 1, size, size)
     det._score_batch(x)
-    return {"image_size": size, "score_seconds_per_image": median_seconds(lambda: det._score_batch(x), repeats) / batch}
+    with FlopCounterMode(display=False) as counter:
+        det._score_batch(x)
+    return {
+        "architecture": architecture,
+        "image_size": size,
+        "score_gflop_per_image": counter.get_total_flops() / batch / 1e9,
+        "score_seconds_per_image": median_seconds(lambda: det._score_batch(x), repeats) / batch,
+    }
 
 
 def bench_training(size: int, images: int) -> dict:
@@ -143,7 +158,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--reference-images", type=int, default=3)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[28, 64])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[28], help="AnoGAN image sizes (64: ~10 min more)")
     args = parser.parse_args()
 
     gflops = matmul_gflops()
@@ -153,7 +168,7 @@ def main() -> None:
         "anogan": [
             bench_anogan(s, args.gamma, args.batch, args.repeats, args.reference_images, gflops) for s in args.sizes
         ],
-        "ognet": [bench_ognet(s, args.batch, args.repeats) for s in args.sizes if s in (28, 32)],
+        "ognet": [bench_ognet("lean", 28, args.batch, args.repeats), bench_ognet("official", 45, args.batch, 1)],
         "training_images_per_second_28px": bench_training(28, 1024),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -55,6 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--overlays", type=int, default=16, help="how many heat-map overlays to write")
     evaluate.add_argument("--device", default=None, help="override the model's device")
 
+    export = commands.add_parser("export", help="write a one-pass scorer (encoder AnoGAN, OGNet) as ONNX")
+    export.add_argument("model", type=Path)
+    export.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
+
+    bench = commands.add_parser("benchmark", help="published protocols, with our detectors side by side")
+    protocols = bench.add_subparsers(dest="protocol", required=True)
+    mnist = protocols.add_parser("one-class-mnist", help="train on digit k, test on all ten digits, k normal")
+    mnist.add_argument("--data", type=Path, required=True, help="folder with the four MNIST files (.gz or not)")
+    mnist.add_argument("--out", type=Path, required=True, help="writes results.json and results.md here")
+    mnist.add_argument("--digits", type=int, nargs="+", default=list(range(10)))
+    mnist.add_argument("--detectors", nargs="+", default=["anogan-search", "anogan-encoder", "ognet"])
+    mnist.add_argument("--per-digit-sample", type=int, default=30, help="test images per digit for the search rows")
+    mnist.add_argument("--device", default="auto")
+
     demo = commands.add_parser("demo", help="AnoGAN on scikit-learn's bundled digits, no download")
     demo.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
     return parser
@@ -85,6 +99,26 @@ def run(args: argparse.Namespace) -> int:
         det = load(args.model, args.device)
         metrics = evaluate_folder(det, args.data, args.out, overlays=args.overlays, progress=progress)
         print(json.dumps(metrics, indent=2))
+    elif args.command == "export":
+        from .export import export_onnx
+
+        det = load(args.model, "cpu")
+        export_onnx(det, args.output)
+        where = f"patches of {det.net_size}x{det.net_size}" if det.patch_size else f"{det.net_size}x{det.net_size}"
+        print(
+            f"exported {type(det).__name__} -> {args.output}: images (N, {det.channels}, S, S) in [0, 1], S = "
+            f"{det.net_size} ({where}); outputs score (N,) and anomaly_map (N, S, S)"
+        )
+    elif args.command == "benchmark":
+        from .benchmark import DETECTORS, run_one_class_mnist
+
+        unknown = set(args.detectors) - set(DETECTORS)
+        if unknown:
+            raise ValueError(f"--detectors: unknown {sorted(unknown)}; expected some of {sorted(DETECTORS)}")
+        run_one_class_mnist(
+            args.data, args.out, args.digits, args.detectors, args.per_digit_sample, args.device, progress
+        )
+        print((args.out / "results.md").read_text())
     elif args.command == "demo":
         from .demo import run_demo
 

@@ -379,3 +379,27 @@ def patch_positions(size: int, patch_size: int, stride: int) -> list[int]:
     if starts[-1] != size - patch_size:
         starts.append(size - patch_size)
     return starts
+
+
+def cut_patches(images: torch.Tensor, patch_size: int, stride: int) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+    """(B, C, S, S) -> patches (B, L, C, p, p) and their top-left corners, row by row."""
+    starts = patch_positions(images.shape[-1], patch_size, stride)
+    corners = [(y, x) for y in starts for x in starts]
+    patches = torch.stack([images[:, :, y : y + patch_size, x : x + patch_size] for y, x in corners], 1)
+    return patches, corners
+
+
+def stitch_patches(
+    patch_scores: torch.Tensor, patch_maps: torch.Tensor, corners: list[tuple[int, int]], size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Patch results -> image results: patch_scores (B, L) and patch_maps (B, L, p, p) give the image score
+    (the highest patch score, (B,)) and the image map (B, size, size), overlapping patches averaged.
+
+    Written with plain tensor operations so that it also serves an exported ONNX scorer, whose graph sees patches."""
+    p = patch_maps.shape[-1]
+    total = patch_maps.new_zeros(len(patch_maps), size, size)
+    count = patch_maps.new_zeros(size, size)
+    for k, (y, x) in enumerate(corners):
+        total[:, y : y + p, x : x + p] += patch_maps[:, k]
+        count[y : y + p, x : x + p] += 1
+    return patch_scores.amax(1), total / count

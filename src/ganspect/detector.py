@@ -21,7 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .checkpoint import read_checkpoint, save_checkpoint
-from .data import RandomPatches, as_dataset, batches, cache_if_small, patch_positions
+from .data import RandomPatches, as_dataset, batches, cache_if_small, cut_patches, stitch_patches
 
 log = logging.getLogger(__name__)
 
@@ -183,20 +183,11 @@ class Detector:
     def _score_patches(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Slide the patch window over x (B, C, S, S): the image score is the highest patch score, and the map is
         the patch maps stitched back in place, overlaps averaged."""
-        p = self.patch_size
-        starts = patch_positions(self.image_size, p, self.patch_stride or max(1, p // 2))
-        corners = [(y, x0) for y in starts for x0 in starts]
-        patches = torch.stack([x[:, :, y : y + p, x0 : x0 + p] for y, x0 in corners], 1)  # (B, L, C, p, p)
-        flat = patches.flatten(0, 1)  # (B * L, C, p, p)
-        results = [self._score_batch(chunk) for chunk in flat.split(self.batch_size)]
+        patches, corners = cut_patches(x, self.patch_size, self.patch_stride or max(1, self.patch_size // 2))
+        results = [self._score_batch(chunk) for chunk in patches.flatten(0, 1).split(self.batch_size)]
         patch_scores = torch.cat([r[0] for r in results]).view(len(x), len(corners))  # (B, L)
-        patch_maps = torch.cat([r[1] for r in results]).view(len(x), len(corners), p, p)
-        total = x.new_zeros(len(x), self.image_size, self.image_size)
-        count = x.new_zeros(self.image_size, self.image_size)
-        for k, (y, x0) in enumerate(corners):
-            total[:, y : y + p, x0 : x0 + p] += patch_maps[:, k]
-            count[y : y + p, x0 : x0 + p] += 1
-        return patch_scores.amax(1), total / count
+        patch_maps = torch.cat([r[1] for r in results]).view(len(x), len(corners), *patches.shape[-2:])
+        return stitch_patches(patch_scores, patch_maps, corners, self.image_size)
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:

@@ -1,0 +1,99 @@
+"""ONNX export of the one-pass scorers (AnoGAN with the encoder, OGNet), for deployment without PyTorch.
+
+The graph takes float images in [0, 1] shaped (N, C, S, S), S being the networks' size (`det.net_size`), and
+returns `score` (N,) and `anomaly_map` (N, S, S), exactly what the detector computes for those inputs. In patch
+mode the graph scores patches: cut them with `ganspect.data.cut_patches` and put the results back together with
+`ganspect.data.stitch_patches` (both plain tensor code; `score_with_onnx` below shows the whole path).
+The latent search is iterative (Gamma optimizer steps per image) and is not exported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .checkpoint import atomic_output
+from .data import as_dataset, batches, cut_patches, stitch_patches
+from .detector import Detector
+
+
+class OnePassScorer(nn.Module):
+    """The detector's own scoring code, as a module the exporter can trace."""
+
+    def __init__(self, det: Detector):
+        super().__init__()
+        self.networks = nn.ModuleDict({name: getattr(det, name + "_") for name in det.network_names})
+        self.det = det
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.det._score_batch(images)
+
+
+def check_exportable(det: Detector) -> None:
+    det._check_fitted()
+    if getattr(det, "mapping", None) == "search":
+        raise ValueError(
+            "this AnoGAN maps images by the latent search, an iterative optimisation of Gamma steps per image that "
+            "an ONNX graph cannot hold; train with mapping='encoder' (f-AnoGAN) for an exportable one-pass scorer"
+        )
+
+
+def export_onnx(det: Detector, path: str | Path, opset: int = 18) -> Path:
+    """Write the detector's one-pass scorer to `path` (atomically); the batch dimension is dynamic."""
+    check_exportable(det)
+    det = det.__class__.from_checkpoint(det_checkpoint(det), device="cpu")  # export from a CPU copy
+    example = torch.rand(2, det.channels, det.net_size, det.net_size)
+    with atomic_output(path) as tmp:
+        torch.onnx.export(
+            OnePassScorer(det).eval(),
+            (example,),
+            str(tmp),
+            input_names=["images"],
+            output_names=["score", "anomaly_map"],
+            dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1)}},
+            opset_version=opset,
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
+    return Path(path)
+
+
+def det_checkpoint(det: Detector) -> dict:
+    """The checkpoint dict `save` would write, without writing it."""
+    import dataclasses
+
+    return {
+        "params": dataclasses.asdict(det),
+        "networks": {n: getattr(det, n + "_").state_dict() for n in det.network_names},
+        "threshold": float(det.threshold_),
+        "history": det.history_,
+    }
+
+
+def score_with_onnx(onnx_path: str | Path, det: Detector, images) -> tuple[np.ndarray, np.ndarray]:
+    """Score images with onnxruntime the way a deployment would: preprocessing as the detector does it, the
+    graph on whole images or on patches, and in patch mode the patches stitched back outside the graph."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    scores, maps = [], []
+    for x in batches(as_dataset(images, det.channels, det.image_size), det.batch_size):
+        if not det.patch_size:
+            s, m = session.run(None, {"images": x.numpy()})
+        else:
+            patches, corners = cut_patches(x, det.patch_size, det.patch_stride or max(1, det.patch_size // 2))
+            s, m = session.run(None, {"images": patches.flatten(0, 1).numpy()})
+            s, m = stitch_patches(
+                torch.from_numpy(s).view(len(x), len(corners)),
+                torch.from_numpy(m).view(len(x), len(corners), det.patch_size, det.patch_size),
+                corners,
+                det.image_size,
+            )
+            s, m = s.numpy(), m.numpy()
+        scores.append(s)
+        maps.append(m)
+    return np.concatenate(scores), np.concatenate(maps)
