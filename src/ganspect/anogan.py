@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from .detector import Detector, param
 from .nets import Discriminator, Encoder, Generator, dcgan_layout
-from .train import check_finite, make_fabric, shuffled_loader
+from .train import make_fabric, shuffled_loader
 
 MAPPINGS = ("search", "encoder")
 
@@ -85,14 +85,16 @@ class AnoGAN(Detector):
         fabric = make_fabric(self.device)
         nets = self._build_networks()
         gen, disc = nets["generator"], nets["discriminator"]
-        opt_gen = torch.optim.Adam(gen.parameters(), lr=self.lr, betas=(0.5, 0.999))
-        opt_disc = torch.optim.Adam(disc.parameters(), lr=self.lr, betas=(0.5, 0.999))
-        train_gen, opt_gen = fabric.setup(gen, opt_gen)
-        train_disc, opt_disc = fabric.setup(disc, opt_disc)
-        loader = shuffled_loader(fabric, data, self.batch_size, self.seed)
+        opts = {name: torch.optim.Adam(net.parameters(), lr=self.lr, betas=(0.5, 0.999)) for name, net in nets.items()}
+        train_gen, opt_gen = fabric.setup(gen, opts["generator"])
+        train_disc, opt_disc = fabric.setup(disc, opts["discriminator"])
+        loader, shuffle_rng = shuffled_loader(fabric, data, self.batch_size, self.seed)
         self.history_ = {"loss_disc": [], "loss_gen": []}
+        ckpt = self._epoch_checkpoint(nets, opts, shuffle_rng, data)
+        start = ckpt.restore(self.history_)
 
-        for epoch in tqdm(range(self.epochs), desc="AnoGAN: training", unit="epoch", disable=not progress):
+        epochs = tqdm(range(self.epochs), desc="AnoGAN: training", unit="epoch", disable=not progress, initial=start)
+        for epoch in range(start, self.epochs):
             sums = torch.zeros(2, device=fabric.device)
             for x in loader:
                 real = x * 2 - 1  # (B, C, S, S) in [-1, 1]
@@ -117,22 +119,29 @@ class AnoGAN(Detector):
                 sums += torch.stack([loss_disc.detach(), loss_gen.detach()])
 
             loss_disc_mean, loss_gen_mean = (sums / len(loader)).tolist()
-            check_finite(epoch, loss_disc=loss_disc_mean, loss_gen=loss_gen_mean)
+            ckpt.check_finite(epoch, loss_disc=loss_disc_mean, loss_gen=loss_gen_mean)
             self.history_["loss_disc"].append(loss_disc_mean)
             self.history_["loss_gen"].append(loss_gen_mean)
+            ckpt.save(epoch + 1, self.history_)
+            epochs.update()
+        epochs.close()
         self.generator_, self.discriminator_ = gen, disc
         if self.mapping == "encoder":
-            self._train_encoder(fabric, nets["encoder"], loader, progress)
+            self._train_encoder(
+                fabric, nets["encoder"], opts["encoder"], loader, ckpt, max(start, self.epochs), progress
+            )
 
-    def _train_encoder(self, fabric, enc: nn.Module, loader, progress: bool) -> None:
-        """f-AnoGAN's izi_f: G and D frozen (eval: BatchNorm keeps the GAN's statistics), only E learns."""
+    def _train_encoder(self, fabric, enc: nn.Module, opt_enc, loader, ckpt, start: int, progress: bool) -> None:
+        """f-AnoGAN's izi_f: G and D frozen (eval: BatchNorm keeps the GAN's statistics), only E learns.
+        Its epochs continue the GAN's count in the training checkpoint."""
         for net in (self.generator_, self.discriminator_):
             net.eval().requires_grad_(False)
-        opt_enc = torch.optim.Adam(enc.parameters(), lr=self.lr, betas=(0.5, 0.999))
         train_enc, opt_enc = fabric.setup(enc, opt_enc)
-        self.history_["loss_encoder"] = []
-        epochs = self.encoder_epochs or self.epochs
-        for epoch in tqdm(range(epochs), desc="AnoGAN: encoder", unit="epoch", disable=not progress):
+        self.history_.setdefault("loss_encoder", [])
+        total_epochs = self.epochs + (self.encoder_epochs or self.epochs)
+        bar = tqdm(total=total_epochs - self.epochs, desc="AnoGAN: encoder", unit="epoch", disable=not progress,
+                   initial=start - self.epochs)  # fmt: skip
+        for epoch in range(start, total_epochs):
             total = torch.zeros((), device=fabric.device)
             for x in loader:
                 real = x * 2 - 1
@@ -141,8 +150,11 @@ class AnoGAN(Detector):
                 fabric.backward(loss_enc)
                 opt_enc.step()
                 total += loss_enc.detach()
-            check_finite(epoch, loss_encoder=(total / len(loader)).item())
+            ckpt.check_finite(epoch, loss_encoder=(total / len(loader)).item())
             self.history_["loss_encoder"].append((total / len(loader)).item())
+            ckpt.save(epoch + 1, self.history_)
+            bar.update()
+        bar.close()
         self.encoder_ = enc
 
     def _izi_f(self, real: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

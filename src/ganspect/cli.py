@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
         method = methods.add_parser(name.lower(), help=(cls.__doc__ or "").strip().splitlines()[0])
         method.add_argument("data", type=Path, help="MVTec AD-style folder; trains on its train/good")
         method.add_argument("-o", "--output", type=Path, required=True, help="where to write the model (.pt)")
+        method.add_argument(
+            "--resume",
+            action="store_true",
+            help="continue a killed training from OUTPUT.partial, the state saved after every epoch",
+        )
         add_field_flags(method, cls)
         method.set_defaults(detector_class=cls)
 
@@ -82,7 +87,10 @@ def run(args: argparse.Namespace) -> int:
         det = cls(**params)
         paths = MVTecFolder(args.data).train_paths()
         start = time.perf_counter()
-        det.fit(ImageFiles(paths, det.channels, det.image_size), progress=progress)
+        partial = args.output.with_name(args.output.name + ".partial")
+        if args.resume and not partial.exists():
+            print(f"ganspect: no {partial} to resume from; starting afresh", file=sys.stderr)
+        det.fit(ImageFiles(paths, det.channels, det.image_size), progress, checkpoint=partial, resume=args.resume)
         det.save(args.output)
         print(f"trained {cls.__name__} on {len(paths)} images in {time.perf_counter() - start:.1f} s -> {args.output}")
     elif args.command == "score":

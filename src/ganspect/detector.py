@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import read_checkpoint, save_checkpoint
 from .data import RandomPatches, as_dataset, batches, cache_if_small, cut_patches, stitch_patches
+from .train import EpochCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +105,16 @@ class Detector:
         raise NotImplementedError
 
     # --- the shared API ----------------------------------------------------------------------------------------
-    def fit(self, images, progress: bool = False) -> Detector:
-        """Learn normal appearance from `images` (normal only); returns self. A refit starts from scratch."""
+    def fit(self, images, progress: bool = False, checkpoint: str | Path | None = None, resume: bool = False):
+        """Learn normal appearance from `images` (normal only); returns self. A refit starts from scratch.
+
+        With `checkpoint`, the training state is written there (atomically) after every epoch and removed when
+        training ends; with `resume=True` as well, a training killed midway continues from it and ends with the
+        same model as an uninterrupted run (on CPU, same seed)."""
         self._check_params()
+        self._checkpoint_path = Path(checkpoint) if checkpoint else None
+        if self._checkpoint_path and not resume:
+            self._checkpoint_path.unlink(missing_ok=True)  # a fresh start must not pick up an old state
         data = as_dataset(images, self.channels, self.image_size)
         if len(data) == 0:
             raise ValueError("images: expected at least one normal training image, got none")
@@ -118,6 +126,8 @@ class Detector:
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(self.seed)
             self._train(train_data, progress)
+        if self._checkpoint_path:
+            self._checkpoint_path.unlink(missing_ok=True)
         self._freeze()
         self.threshold_ = self._threshold_from(data, progress)
         return self
@@ -188,6 +198,11 @@ class Detector:
         patch_scores = torch.cat([r[0] for r in results]).view(len(x), len(corners))  # (B, L)
         patch_maps = torch.cat([r[1] for r in results]).view(len(x), len(corners), *patches.shape[-2:])
         return stitch_patches(patch_scores, patch_maps, corners, self.image_size)
+
+    def _epoch_checkpoint(self, modules: dict, optimizers: dict, shuffle_rng, data) -> EpochCheckpoint:
+        return EpochCheckpoint(
+            getattr(self, "_checkpoint_path", None), dataclasses.asdict(self), modules, optimizers, shuffle_rng, data
+        )
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:

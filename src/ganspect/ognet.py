@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from .detector import Detector, param
 from .nets import Autoencoder, Discriminator, OfficialAutoencoder, OfficialDiscriminator, dcgan_layout
-from .train import check_finite, make_fabric, shuffled_loader
+from .train import make_fabric, shuffled_loader
 
 ARCHITECTURES = ("lean", "official")
 
@@ -96,16 +96,22 @@ class OGNet(Detector):
         fabric = make_fabric(self.device)
         nets = self._build_networks()
         gen, old_gen, disc = nets["generator"], nets["old_generator"], nets["discriminator"]
-        opt_gen = torch.optim.Adam(gen.parameters(), lr=self.lr, betas=(0.5, 0.999))
-        opt_disc = torch.optim.Adam(disc.parameters(), lr=self.disc_lr, betas=(0.5, 0.999))
-        train_gen, opt_gen = fabric.setup(gen, opt_gen)
-        train_disc, opt_disc = fabric.setup(disc, opt_disc)
-        loader = shuffled_loader(fabric, data, self.batch_size, self.seed)
+        opts = {
+            "generator": torch.optim.Adam(gen.parameters(), lr=self.lr, betas=(0.5, 0.999)),
+            "discriminator": torch.optim.Adam(disc.parameters(), lr=self.disc_lr, betas=(0.5, 0.999)),
+        }
+        train_gen, opt_gen = fabric.setup(gen, opts["generator"])
+        train_disc, opt_disc = fabric.setup(disc, opts["discriminator"])
+        loader, shuffle_rng = shuffled_loader(fabric, data, self.batch_size, self.seed)
         self.history_ = {"loss_disc": [], "loss_gen": [], "loss_phase_two": []}
+        # phase two is short and restarts whole after a kill: the checkpoint covers phase one's epochs
+        ckpt = self._epoch_checkpoint(nets, opts, shuffle_rng, data)
+        start = ckpt.restore(self.history_)
         a = self.adversarial_weight
 
         # Phase one: G reconstructs noisy normal images, D tells real from reconstructed
-        for epoch in tqdm(range(self.epochs), desc="OGNet: phase one", unit="epoch", disable=not progress):
+        bar = tqdm(total=self.epochs, desc="OGNet: phase one", unit="epoch", disable=not progress, initial=start)
+        for epoch in range(start, self.epochs):
             sums = torch.zeros(2, device=fabric.device)
             for x in loader:
                 real = x * 2 - 1  # (B, C, S, S) in [-1, 1]
@@ -132,11 +138,14 @@ class OGNet(Detector):
                 sums += torch.stack([loss_disc.detach(), loss_gen.detach()])
 
             loss_disc_mean, loss_gen_mean = (sums / len(loader)).tolist()
-            check_finite(epoch, loss_disc=loss_disc_mean, loss_gen=loss_gen_mean)
+            ckpt.check_finite(epoch, loss_disc=loss_disc_mean, loss_gen=loss_gen_mean)
             self.history_["loss_disc"].append(loss_disc_mean)
             self.history_["loss_gen"].append(loss_gen_mean)
             if epoch + 1 == self.old_epoch:
                 old_gen.load_state_dict(copy.deepcopy(gen.state_dict()))
+            ckpt.save(epoch + 1, self.history_)
+            bar.update()
+        bar.close()
 
         # Phase two: G and G_old frozen (eval, no grad); only D learns good from bad reconstructions
         gen.eval().requires_grad_(False)
@@ -153,7 +162,7 @@ class OGNet(Detector):
                     opt_two.zero_grad(set_to_none=True)
                     fabric.backward(loss)
                     opt_two.step()
-                    check_finite(self.epochs, loss_phase_two=loss.item())
+                    ckpt.check_finite(self.epochs, loss_phase_two=loss.item())
                     self.history_["loss_phase_two"].append(loss.item())
                     step += 1
                     bar.update()
