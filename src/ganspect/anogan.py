@@ -82,7 +82,7 @@ class AnoGAN(Detector):
 
     # --- training: the DCGAN --------------------------------------------------------------------------------
     def _train(self, data, progress: bool) -> None:
-        fabric = make_fabric(self.device)
+        fabric = make_fabric(self)
         nets = self._build_networks()
         gen, disc = nets["generator"], nets["discriminator"]
         opts = {name: torch.optim.Adam(net.parameters(), lr=self.lr, betas=(0.5, 0.999)) for name, net in nets.items()}
@@ -90,7 +90,7 @@ class AnoGAN(Detector):
         train_disc, opt_disc = fabric.setup(disc, opts["discriminator"])
         loader, shuffle_rng = shuffled_loader(fabric, data, self.batch_size, self.seed)
         self.history_ = {"loss_disc": [], "loss_gen": []}
-        ckpt = self._epoch_checkpoint(nets, opts, shuffle_rng, data)
+        ckpt = self._epoch_checkpoint(nets, opts, shuffle_rng, data, fabric)
         start = ckpt.restore(self.history_)
 
         epochs = tqdm(range(self.epochs), desc="AnoGAN: training", unit="epoch", disable=not progress, initial=start)
@@ -118,11 +118,11 @@ class AnoGAN(Detector):
                 opt_gen.step()
                 sums += torch.stack([loss_disc.detach(), loss_gen.detach()])
 
-            loss_disc_mean, loss_gen_mean = (sums / len(loader)).tolist()
+            loss_disc_mean, loss_gen_mean = (fabric.all_reduce(sums, reduce_op="mean") / len(loader)).tolist()
             ckpt.check_finite(epoch, loss_disc=loss_disc_mean, loss_gen=loss_gen_mean)
             self.history_["loss_disc"].append(loss_disc_mean)
             self.history_["loss_gen"].append(loss_gen_mean)
-            ckpt.save(epoch + 1, self.history_)
+            ckpt.end_epoch(epoch + 1, self.history_)
             epochs.update()
         epochs.close()
         self.generator_, self.discriminator_ = gen, disc
@@ -150,9 +150,10 @@ class AnoGAN(Detector):
                 fabric.backward(loss_enc)
                 opt_enc.step()
                 total += loss_enc.detach()
-            ckpt.check_finite(epoch, loss_encoder=(total / len(loader)).item())
-            self.history_["loss_encoder"].append((total / len(loader)).item())
-            ckpt.save(epoch + 1, self.history_)
+            loss_mean = (fabric.all_reduce(total, reduce_op="mean") / len(loader)).item()
+            ckpt.check_finite(epoch, loss_encoder=loss_mean)
+            self.history_["loss_encoder"].append(loss_mean)
+            ckpt.end_epoch(epoch + 1, self.history_)
             bar.update()
         bar.close()
         self.encoder_ = enc

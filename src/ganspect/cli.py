@@ -91,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         if args.resume and not partial.exists():
             print(f"ganspect: no {partial} to resume from; starting afresh", file=sys.stderr)
         det.fit(ImageFiles(paths, det.channels, det.image_size), progress, checkpoint=partial, resume=args.resume)
+        if det.global_rank_ != 0:  # data-parallel training: every process trained the same model; one writes it
+            return 0
         det.save(args.output)
         print(f"trained {cls.__name__} on {len(paths)} images in {time.perf_counter() - start:.1f} s -> {args.output}")
     elif args.command == "score":

@@ -64,6 +64,10 @@ class Detector:
     patches_per_image: int = param(16, "patch mode: random patches cut from each training image per epoch")
     seed: int = param(0, "seed of every random draw; the same seed gives the same model on CPU")
     device: str = param("auto", "'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'")
+    devices: int = param(1, "training processes per machine (GPUs, or CPU processes), data-parallel")
+    num_nodes: int = param(1, "machines taking part in training")
+    strategy: str = param("auto", "lightning-fabric strategy: 'auto', 'ddp', 'ddp_spawn', 'fsdp', ...")
+    precision: str = param("32-true", "lightning-fabric precision: '32-true', 'bf16-mixed', '16-mixed', ...")
 
     network_names: ClassVar[tuple[str, ...]] = ()  # fitted modules, saved by name with a trailing '_'
 
@@ -74,7 +78,15 @@ class Detector:
 
     # --- what each method supplies ---------------------------------------------------------------------------
     def _check_params(self) -> None:
-        positive = ("image_size", "epochs", "batch_size", "threshold_images", "patches_per_image")
+        positive = (
+            "image_size",
+            "epochs",
+            "batch_size",
+            "threshold_images",
+            "patches_per_image",
+            "devices",
+            "num_nodes",
+        )
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -199,10 +211,9 @@ class Detector:
         patch_maps = torch.cat([r[1] for r in results]).view(len(x), len(corners), *patches.shape[-2:])
         return stitch_patches(patch_scores, patch_maps, corners, self.image_size)
 
-    def _epoch_checkpoint(self, modules: dict, optimizers: dict, shuffle_rng, data) -> EpochCheckpoint:
-        return EpochCheckpoint(
-            getattr(self, "_checkpoint_path", None), dataclasses.asdict(self), modules, optimizers, shuffle_rng, data
-        )
+    def _epoch_checkpoint(self, modules: dict, optimizers: dict, shuffle_rng, data, fabric) -> EpochCheckpoint:
+        path = getattr(self, "_checkpoint_path", None)
+        return EpochCheckpoint(path, dataclasses.asdict(self), modules, optimizers, shuffle_rng, data, fabric)
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:

@@ -93,7 +93,7 @@ class OGNet(Detector):
         return {"generator": gen, "old_generator": old, "discriminator": disc}
 
     def _train(self, data, progress: bool) -> None:
-        fabric = make_fabric(self.device)
+        fabric = make_fabric(self)
         nets = self._build_networks()
         gen, old_gen, disc = nets["generator"], nets["old_generator"], nets["discriminator"]
         opts = {
@@ -105,7 +105,7 @@ class OGNet(Detector):
         loader, shuffle_rng = shuffled_loader(fabric, data, self.batch_size, self.seed)
         self.history_ = {"loss_disc": [], "loss_gen": [], "loss_phase_two": []}
         # phase two is short and restarts whole after a kill: the checkpoint covers phase one's epochs
-        ckpt = self._epoch_checkpoint(nets, opts, shuffle_rng, data)
+        ckpt = self._epoch_checkpoint(nets, opts, shuffle_rng, data, fabric)
         start = ckpt.restore(self.history_)
         a = self.adversarial_weight
 
@@ -137,13 +137,13 @@ class OGNet(Detector):
                 opt_gen.step()
                 sums += torch.stack([loss_disc.detach(), loss_gen.detach()])
 
-            loss_disc_mean, loss_gen_mean = (sums / len(loader)).tolist()
+            loss_disc_mean, loss_gen_mean = (fabric.all_reduce(sums, reduce_op="mean") / len(loader)).tolist()
             ckpt.check_finite(epoch, loss_disc=loss_disc_mean, loss_gen=loss_gen_mean)
             self.history_["loss_disc"].append(loss_disc_mean)
             self.history_["loss_gen"].append(loss_gen_mean)
             if epoch + 1 == self.old_epoch:
                 old_gen.load_state_dict(copy.deepcopy(gen.state_dict()))
-            ckpt.save(epoch + 1, self.history_)
+            ckpt.end_epoch(epoch + 1, self.history_)
             bar.update()
         bar.close()
 

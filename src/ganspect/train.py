@@ -3,46 +3,86 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from lightning_fabric import Fabric
-from torch.utils.data import DataLoader, Dataset
+from lightning_fabric.strategies import DDPStrategy
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .checkpoint import read_checkpoint, save_checkpoint
 from .data import RandomPatches, concat_patches
 
 
-def make_fabric(device: str) -> Fabric:
-    """One process on the detector's device; fabric runs the same loop on CPU, a GPU or many processes."""
-    if device == "auto":
-        accelerator, devices = ("cuda", 1) if torch.cuda.is_available() else ("cpu", 1)
+def make_fabric(det) -> Fabric:
+    """The engine for the detector's `device`, `devices`, `num_nodes`, `strategy` and `precision`: the same loop
+    runs on one CPU or GPU, or data-parallel on many processes and machines."""
+    if det.device == "auto":
+        accelerator, devices = ("cuda", det.devices) if torch.cuda.is_available() else ("cpu", det.devices)
     else:
-        dev = torch.device(device)
+        dev = torch.device(det.device)
         accelerator = dev.type
-        devices = [dev.index] if dev.index is not None else 1
-    fabric = Fabric(accelerator=accelerator, devices=devices, precision="32-true")
+        devices = [dev.index] if dev.index is not None else det.devices
+    strategy = det.strategy
+    if strategy == "ddp":
+        # our own buffers policy: each process keeps its BatchNorm statistics and they are averaged after every
+        # epoch (average_buffers); SyncBatchNorm would need GPUs
+        strategy = DDPStrategy(broadcast_buffers=False)
+    fabric = Fabric(
+        accelerator=accelerator, devices=devices, num_nodes=det.num_nodes, strategy=strategy, precision=det.precision
+    )
     fabric.launch()
+    det.global_rank_, det.world_size_ = fabric.global_rank, fabric.world_size
     return fabric
 
 
+class ShardSampler(Sampler[int]):
+    """A fresh permutation each epoch from `generator`, the same on every process (same seed, same draws); each
+    process takes every world-th index from its rank on, all shares of equal length. One process: a plain shuffle."""
+
+    def __init__(self, size: int, rank: int, world: int, generator: torch.Generator):
+        self.size, self.rank, self.world, self.generator = size, rank, world, generator
+
+    def __len__(self) -> int:
+        return self.size // self.world
+
+    def __iter__(self) -> Iterator[int]:
+        order = torch.randperm(self.size, generator=self.generator)
+        return iter(order[self.rank :: self.world][: len(self)].tolist())
+
+
 def shuffled_loader(fabric: Fabric, data: Dataset, batch_size: int, seed: int) -> tuple[DataLoader, torch.Generator]:
-    """Reshuffled each epoch from a local generator, so the order depends on `seed` alone.
+    """Reshuffled each epoch from a local generator, so the order depends on `seed` alone; with several processes
+    each sees its own share of every epoch.
 
     With RandomPatches, a batch holds batch_size patches from batch_size / count images. Returns the loader and
     its generator, whose state a resumable training saves."""
-    per_item = data.count if isinstance(data, RandomPatches) else 1
-    items = max(1, min(batch_size // per_item, len(data)))  # type: ignore[arg-type]
+    if len(data) < fabric.world_size:  # type: ignore[arg-type]
+        raise ValueError(f"images: {len(data)} training images cannot be shared among {fabric.world_size} processes")
     generator = torch.Generator().manual_seed(seed)
+    sampler = ShardSampler(len(data), fabric.global_rank, fabric.world_size, generator)  # type: ignore[arg-type]
+    per_item = data.count if isinstance(data, RandomPatches) else 1
+    items = max(1, min(batch_size // per_item, len(sampler)))
     loader = DataLoader(
         data,
         batch_size=items,
-        shuffle=True,
-        drop_last=len(data) > items,  # type: ignore[arg-type]  # no tiny last batch for BatchNorm
+        sampler=sampler,
+        drop_last=len(sampler) > items,  # no tiny last batch for BatchNorm
         generator=generator,
         collate_fn=concat_patches if isinstance(data, RandomPatches) else None,
     )
-    return fabric.setup_dataloaders(loader), generator
+    return fabric.setup_dataloaders(loader, use_distributed_sampler=False), generator
+
+
+def average_buffers(fabric: Fabric, modules: dict) -> None:
+    """Average BatchNorm running statistics over the processes, so they describe all the data."""
+    if fabric.world_size == 1:
+        return
+    for module in modules.values():
+        for buffer in module.buffers():
+            if torch.is_floating_point(buffer):
+                buffer.copy_(fabric.all_reduce(buffer, reduce_op="mean"))
 
 
 class EpochCheckpoint:
@@ -50,8 +90,10 @@ class EpochCheckpoint:
     ends with the same model as an uninterrupted one: networks, optimizers, history, the epoch, the random state
     of noise draws and shuffling, and how often each image's random patches were drawn."""
 
-    def __init__(self, path: str | Path | None, params: dict, modules: dict, optimizers: dict, shuffle_rng, data):
-        self.path = Path(path) if path else None
+    def __init__(
+        self, path: str | Path | None, params: dict, modules: dict, optimizers: dict, shuffle_rng, data, fabric=None
+    ):
+        self.path, self.fabric = Path(path) if path else None, fabric
         self.params, self.modules, self.optimizers = params, modules, optimizers
         self.shuffle_rng, self.data = shuffle_rng, data
         self.last_saved: int | None = None
@@ -82,10 +124,20 @@ class EpochCheckpoint:
         self.last_saved = state["epoch"]
         return state["epoch"]
 
+    def end_epoch(self, epoch: int, history: dict) -> None:
+        """`epoch` epochs are complete: statistics agree across processes, and the state is saved."""
+        if self.fabric is not None:
+            average_buffers(self.fabric, self.modules)
+        self.save(epoch, history)
+
     def save(self, epoch: int, history: dict) -> None:
-        """`epoch` epochs are complete."""
         if self.path is None:
             return
+        if self.fabric is not None and self.fabric.world_size > 1:
+            self.fabric.barrier()
+            if not self.fabric.is_global_zero:  # one process writes
+                self.last_saved = epoch
+                return
         state = {
             "params": self.params,
             "epoch": epoch,
