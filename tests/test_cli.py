@@ -120,3 +120,47 @@ def test_ognet_through_the_same_commands(tmp_path):
     assert main(["-q", "evaluate", str(model), str(data), "--out", str(tmp_path / "ev"), "--overlays", "2"]) == 0
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert 0 <= metrics["image_auroc"] <= 1 and 0 <= metrics["pixel_auroc"] <= 1
+
+
+def test_disk_full_names_the_file_and_keeps_the_old_one(tmp_path, capsys, monkeypatch, digits):
+    import errno
+
+    import ganspect
+    from ganspect import checkpoint
+
+    det = ganspect.OGNet(image_size=16, width=8, epochs=1, old_epoch=1, phase_two_steps=1, threshold_images=4,
+                         device="cpu").fit(digits.train[:16])  # fmt: skip
+    det.save(tmp_path / "m.pt")
+    csv_path = tmp_path / "s.csv"
+    csv_path.write_text("previous results\n")
+    images = tmp_path / "imgs"
+    images.mkdir()
+    Image.fromarray(digits.test[0]).save(images / "a.png")
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.Path, "write_text", lambda self, *a, **k: full(self, a))
+    assert main(["-q", "score", str(tmp_path / "m.pt"), str(images), "--csv", str(csv_path)]) == 1
+    err = capsys.readouterr().err
+    assert "s.csv" in err and "No space left on device" in err
+    monkeypatch.undo()
+    assert csv_path.read_text() == "previous results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs", "m.pt", "s.csv"]  # no temporary left
+
+
+def test_unreadable_folder_is_named(tmp_path, capsys, monkeypatch):
+    from ganspect import data
+
+    (tmp_path / "train" / "good").mkdir(parents=True)
+    real_iterdir = data.Path.iterdir
+
+    def refuse(self):
+        if self.name == "good":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(data.Path, "iterdir", refuse)  # chmod does not stop root, who runs CI
+    assert main(["-q", "fit", "anogan", str(tmp_path), "-o", str(tmp_path / "m.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "good" in err and "Permission denied" in err

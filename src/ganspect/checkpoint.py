@@ -32,6 +32,10 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as err:
+        tmp_path.unlink(missing_ok=True)
+        # name the file the user asked for, not our temporary
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from err
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise

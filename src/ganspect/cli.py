@@ -149,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FloatingPointError) as err:
         print(f"ganspect: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # disk full, permissions, a vanished file: say which file and why, not a traceback
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"ganspect: error: {where}{err.strerror or err}; nothing half-written was left behind", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("ganspect: interrupted", file=sys.stderr)
         return 130
