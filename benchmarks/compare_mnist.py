@@ -22,8 +22,14 @@ from ganspect.data import one_class_mnist
 CONFIGS = {
     "AnoGAN (Gamma=500)": lambda: ganspect.AnoGAN(image_size=28, width=64, epochs=5, search_steps=500),
     "AnoGAN (Gamma=100)": lambda: ganspect.AnoGAN(image_size=28, width=64, epochs=5, search_steps=100),
+    "AnoGAN encoder": lambda: ganspect.AnoGAN(image_size=28, width=64, epochs=5, mapping="encoder"),
     "OGNet lean": lambda: ganspect.OGNet(image_size=28, width=32, epochs=5),
+    # the published networks at the paper's 45x45; run with a small --train: ~80 GFLOP per training image step
+    "OGNet official (2 epochs)": lambda: ganspect.OGNet(
+        architecture="official", image_size=45, width=64, epochs=2, old_epoch=1
+    ),
 }
+DEFAULT_CONFIGS = ["AnoGAN (Gamma=500)", "AnoGAN (Gamma=100)", "AnoGAN encoder", "OGNet lean"]
 
 
 def main() -> None:
@@ -32,7 +38,7 @@ def main() -> None:
     parser.add_argument("--digit", type=int, default=0)
     parser.add_argument("--train", type=int, default=3000, help="training images of the digit (the first N)")
     parser.add_argument("--per-digit", type=int, default=50, help="seeded test sample per digit")
-    parser.add_argument("--configs", nargs="*", default=list(CONFIGS))
+    parser.add_argument("--configs", nargs="*", default=DEFAULT_CONFIGS, choices=list(CONFIGS))
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 

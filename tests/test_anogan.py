@@ -55,8 +55,8 @@ def test_search_leaves_the_networks_untouched(digits):
 
 
 def test_mnist_digit0_auroc_floor():
-    """Trained on 3,000 zeros; tested on 50 images of each digit (seeded). Measured 0.951 (seed 0); a broken
-    search or a model that learned nothing scores near 0.5, and raw ink counts near 0.75."""
+    """Trained on 3,000 zeros; tested on 50 images of each digit (seeded). Measured 0.934 (seed 0,
+    benchmarks/compare_mnist.py); a broken search or a model that learned nothing scores near 0.5."""
     split = one_class_mnist(need(MNIST), 0)
     rng = np.random.default_rng(0)
     test_idx = np.concatenate(
