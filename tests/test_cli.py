@@ -16,7 +16,8 @@ from .conftest import COOKIES, need
 
 SMALL = ["--image-size", "32", "--width", "16", "--epochs", "2", "--search-steps", "10", "--threshold-images", "8",
          "--device", "cpu"]  # fmt: skip
-# patch-mode AnoGAN with f-AnoGAN's encoder, the set-up for large photos; measured pixel AUROC 0.78, PRO 0.48
+# patch-mode AnoGAN with f-AnoGAN's encoder, the set-up for large photos; measured pixel AUROC 0.836, PRO 0.608
+# (image AUROC 0.775); an earlier shuffling order gave 0.78 / 0.48 (image 0.22), so the floors leave room
 PATCH_ENCODER = ["--image-size", "128", "--patch-size", "32", "--channels", "3", "--width", "32", "--epochs", "60",
                  "--mapping", "encoder", "--device", "cpu"]  # fmt: skip
 
@@ -53,7 +54,7 @@ def test_fit_score_evaluate_on_cookies(cookie_model, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("image_auroc", "image_ap", "image_f1", "pixel_auroc", "pixel_pro"):
         assert 0 <= metrics[key] <= 1
-    # floors under what was measured (pixel AUROC 0.78, PRO 0.48); a map of noise gives about 0.5 and 0.15
+    # floors under what was measured (see PATCH_ENCODER); a map of noise gives about 0.5 and 0.15
     assert metrics["pixel_auroc"] > 0.72 and metrics["pixel_pro"] > 0.38
     assert metrics["n_images"] == 46 and metrics["n_anomalous"] == 32
     overlays = sorted((out / "overlays").glob("*.png"))
