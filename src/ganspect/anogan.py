@@ -118,11 +118,7 @@ class AnoGAN(Detector):
                 opt_gen.step()
                 sums += torch.stack([loss_disc.detach(), loss_gen.detach()])
 
-            loss_disc_mean, loss_gen_mean = (fabric.all_reduce(sums, reduce_op="mean") / len(loader)).tolist()
-            ckpt.check_finite(epoch, loss_disc=loss_disc_mean, loss_gen=loss_gen_mean)
-            self.history_["loss_disc"].append(loss_disc_mean)
-            self.history_["loss_gen"].append(loss_gen_mean)
-            ckpt.end_epoch(epoch + 1, self.history_)
+            ckpt.record(epoch, self.history_, sums / len(loader), ("loss_disc", "loss_gen"))
             epochs.update()
         epochs.close()
         self.generator_, self.discriminator_ = gen, disc
@@ -150,10 +146,7 @@ class AnoGAN(Detector):
                 fabric.backward(loss_enc)
                 opt_enc.step()
                 total += loss_enc.detach()
-            loss_mean = (fabric.all_reduce(total, reduce_op="mean") / len(loader)).item()
-            ckpt.check_finite(epoch, loss_encoder=loss_mean)
-            self.history_["loss_encoder"].append(loss_mean)
-            ckpt.end_epoch(epoch + 1, self.history_)
+            ckpt.record(epoch, self.history_, total / len(loader), ("loss_encoder",))
             bar.update()
         bar.close()
         self.encoder_ = enc

@@ -137,13 +137,9 @@ class OGNet(Detector):
                 opt_gen.step()
                 sums += torch.stack([loss_disc.detach(), loss_gen.detach()])
 
-            loss_disc_mean, loss_gen_mean = (fabric.all_reduce(sums, reduce_op="mean") / len(loader)).tolist()
-            ckpt.check_finite(epoch, loss_disc=loss_disc_mean, loss_gen=loss_gen_mean)
-            self.history_["loss_disc"].append(loss_disc_mean)
-            self.history_["loss_gen"].append(loss_gen_mean)
-            if epoch + 1 == self.old_epoch:
+            if epoch + 1 == self.old_epoch:  # before the epoch is recorded, so a resumed run has G_old too
                 old_gen.load_state_dict(copy.deepcopy(gen.state_dict()))
-            ckpt.end_epoch(epoch + 1, self.history_)
+            ckpt.record(epoch, self.history_, sums / len(loader), ("loss_disc", "loss_gen"))
             bar.update()
         bar.close()
 

@@ -124,6 +124,17 @@ class EpochCheckpoint:
         self.last_saved = state["epoch"]
         return state["epoch"]
 
+    def record(self, epoch: int, history: dict, batch_means: torch.Tensor, names: tuple[str, ...]) -> None:
+        """Close epoch `epoch` (0-based): its per-batch mean losses, averaged over processes, stop training if
+        not finite, join the history; then the epoch ends."""
+        if self.fabric is not None:
+            batch_means = self.fabric.all_reduce(batch_means, reduce_op="mean")
+        losses = dict(zip(names, batch_means.reshape(-1).tolist(), strict=True))
+        self.check_finite(epoch, **losses)
+        for name, value in losses.items():
+            history.setdefault(name, []).append(value)
+        self.end_epoch(epoch + 1, history)
+
     def end_epoch(self, epoch: int, history: dict) -> None:
         """`epoch` epochs are complete: statistics agree across processes, and the state is saved."""
         if self.fabric is not None:
