@@ -172,17 +172,18 @@ class Detector:
 
     def save(self, path: str | Path) -> None:
         """Write a plain checkpoint (networks, hyperparameters, threshold, history), atomically."""
+        save_checkpoint(path, self.to_checkpoint())
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        """The plain dict that `save` writes and `from_checkpoint` reads."""
         self._check_fitted()
-        save_checkpoint(
-            path,
-            {
-                "detector": type(self).__name__,
-                "params": dataclasses.asdict(self),
-                "networks": {n: getattr(self, n + "_").state_dict() for n in self.network_names},
-                "threshold": float(self.threshold_),
-                "history": {k: [float(v) for v in vs] for k, vs in self.history_.items()},
-            },
-        )
+        return {
+            "detector": type(self).__name__,
+            "params": dataclasses.asdict(self),
+            "networks": {n: getattr(self, n + "_").state_dict() for n in self.network_names},
+            "threshold": float(self.threshold_),
+            "history": {k: [float(v) for v in vs] for k, vs in self.history_.items()},
+        }
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict[str, Any], device: str | None = None) -> Detector:

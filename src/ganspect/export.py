@@ -44,7 +44,7 @@ def check_exportable(det: Detector) -> None:
 def export_onnx(det: Detector, path: str | Path, opset: int = 18) -> Path:
     """Write the detector's one-pass scorer to `path` (atomically); the batch dimension is dynamic."""
     check_exportable(det)
-    det = det.__class__.from_checkpoint(det_checkpoint(det), device="cpu")  # export from a CPU copy
+    det = type(det).from_checkpoint(det.to_checkpoint(), device="cpu")  # export from a CPU copy
     example = torch.rand(2, det.channels, det.net_size, det.net_size)
     with atomic_output(path) as tmp:
         torch.onnx.export(
@@ -60,18 +60,6 @@ def export_onnx(det: Detector, path: str | Path, opset: int = 18) -> Path:
             verbose=False,
         )
     return Path(path)
-
-
-def det_checkpoint(det: Detector) -> dict:
-    """The checkpoint dict `save` would write, without writing it."""
-    import dataclasses
-
-    return {
-        "params": dataclasses.asdict(det),
-        "networks": {n: getattr(det, n + "_").state_dict() for n in det.network_names},
-        "threshold": float(det.threshold_),
-        "history": det.history_,
-    }
 
 
 def score_with_onnx(onnx_path: str | Path, det: Detector, images) -> tuple[np.ndarray, np.ndarray]:
