@@ -1,7 +1,10 @@
 """Speed, side by side in one run: the latent search one image at a time (as reference implementations do it) and
 batched (ganspect), f-AnoGAN's encoder, OGNet's scoring, training throughput; the FLOP floor of a search step.
 
-    python benchmarks/speed.py --out bench_out/speed.json [--gamma 500 --batch 64 --repeats 3]
+    python benchmarks/speed.py --out bench_out/speed.json [--gamma 500 --seed-gamma 100 --batch 64 --repeats 3]
+
+Two sets of AnoGAN networks: ganspect's DCGAN (searched at Gamma = 500) and the seed's networks (searched at
+--seed-gamma steps, since a step there costs ~8x more; per-image figures are also scaled to Gamma = 500).
 
 Timings are medians over `repeats`; ratios compare timings taken in this same run. Network weights do not change
 how long a step takes, so the networks here are freshly initialised; quality is measured elsewhere.
@@ -20,6 +23,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import ganspect
+from seed_networks import SeedNetworksAnoGAN
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -82,11 +86,14 @@ def search_step_flops(det, batch: int) -> float:
     return counter.get_total_flops() / batch
 
 
-def bench_anogan(size: int, gamma: int, batch: int, repeats: int, reference_images: int, gflops: float) -> dict:
-    det = fitted(ganspect.AnoGAN(image_size=size, search_steps=gamma, batch_size=batch, device="cpu"))
-    x = torch.rand(batch, 1, size, size)
-    per_image = {}
-    per_image["search_batched"] = median_seconds(lambda: det._score_batch(x), repeats) / batch
+def bench_search(name: str, det, gamma: int, repeats: int, reference_images: int, gflops: float) -> dict:
+    """The latent search on `det`'s networks at `gamma` steps: batched (ganspect) against one image at a time
+    (with and without gradients into the frozen weights), and against the FLOP floor. Per-image figures are also
+    given at Gamma = 500 (a step costs the same whatever its number, so they scale linearly)."""
+    det.search_steps = gamma
+    det = fitted(det)
+    x = torch.rand(det.batch_size, det.channels, det.image_size, det.image_size)
+    per_image = {"search_batched": median_seconds(lambda: det._score_batch(x), repeats) / det.batch_size}
     for weights_grad in (True, False):
         key = "search_one_at_a_time" + ("_weights_grad" if weights_grad else "")
         per_image[key] = (
@@ -98,22 +105,33 @@ def bench_anogan(size: int, gamma: int, batch: int, repeats: int, reference_imag
             )
             / reference_images
         )
-    enc = fitted(ganspect.AnoGAN(image_size=size, mapping="encoder", batch_size=batch, device="cpu"))
-    enc._score_batch(x)  # warm-up
-    per_image["encoder"] = median_seconds(lambda: enc._score_batch(x), max(repeats, 5)) / batch
-    flops = search_step_flops(det, batch)
+    flops = search_step_flops(det, det.batch_size)
     floor = flops * gamma / (gflops * 1e9)
     return {
-        "image_size": size,
+        "networks": name,
+        "image_size": det.image_size,
         "gamma": gamma,
-        "batch": batch,
+        "batch": det.batch_size,
         "seconds_per_image": per_image,
+        "seconds_per_image_at_gamma_500": {k: v * 500 / gamma for k, v in per_image.items()},
         "search_step_mflop_per_image": flops / 1e6,
         "flop_floor_seconds_per_image": floor,
         "batched_vs_floor": per_image["search_batched"] / floor,
         "batched_speedup_vs_one_at_a_time_weights_grad": per_image["search_one_at_a_time_weights_grad"]
         / per_image["search_batched"],
-        "encoder_speedup_vs_batched_search": per_image["search_batched"] / per_image["encoder"],
+        "batched_speedup_vs_one_at_a_time": per_image["search_one_at_a_time"] / per_image["search_batched"],
+    }
+
+
+def bench_encoder(size: int, batch: int, repeats: int, search_seconds_per_image: float) -> dict:
+    enc = fitted(ganspect.AnoGAN(image_size=size, mapping="encoder", batch_size=batch, device="cpu"))
+    x = torch.rand(batch, 1, size, size)
+    enc._score_batch(x)  # warm-up
+    seconds = median_seconds(lambda: enc._score_batch(x), max(repeats, 5)) / batch
+    return {
+        "image_size": size,
+        "seconds_per_image": seconds,
+        "speedup_vs_batched_search_gamma_500": search_seconds_per_image / seconds,
     }
 
 
@@ -156,17 +174,35 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench_out/speed.json"))
     parser.add_argument("--gamma", type=int, default=500)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--seed-gamma", type=int, default=100, help="search steps timed on the seed's networks")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--reference-images", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[28], help="AnoGAN image sizes (64: ~10 min more)")
     args = parser.parse_args()
 
     gflops = matmul_gflops()
+    searches = [
+        bench_search(
+            f"ganspect DCGAN, width 64, {size}x{size}",
+            ganspect.AnoGAN(image_size=size, batch_size=args.batch, device="cpu"),
+            args.gamma, args.repeats, args.reference_images, gflops,
+        )
+        for size in args.sizes
+    ]  # fmt: skip
+    searches.append(
+        bench_search(
+            "the seed's networks (000): 100 -> 7x7x512 -> 28x28",
+            SeedNetworksAnoGAN(image_size=28, batch_size=args.batch, device="cpu"),
+            args.seed_gamma, args.repeats, args.reference_images, gflops,
+        )
+    )  # fmt: skip
     result = {
         "machine": {"platform": platform.platform(), "threads": torch.get_num_threads(), "torch": torch.__version__},
         "matmul_gflops": gflops,
-        "anogan": [
-            bench_anogan(s, args.gamma, args.batch, args.repeats, args.reference_images, gflops) for s in args.sizes
+        "anogan_search": searches,
+        "anogan_encoder": [
+            bench_encoder(size, args.batch, args.repeats, search["seconds_per_image_at_gamma_500"]["search_batched"])
+            for size, search in zip(args.sizes, searches, strict=False)
         ],
         "ognet": [bench_ognet("lean", 28, args.batch, args.repeats), bench_ognet("official", 45, args.batch, 1)],
         "training_images_per_second_28px": bench_training(28, 1024),

@@ -3,6 +3,7 @@
 import time
 
 import numpy as np
+import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
@@ -52,6 +53,80 @@ def test_search_leaves_the_networks_untouched(digits):
     det.score(digits.test[:4])
     assert all(torch.equal(before[k], v) for k, v in det.generator_.state_dict().items())
     assert all(p.grad is None for p in det.generator_.parameters())
+
+
+@pytest.fixture(scope="module")
+def small_gan(digits):
+    return ganspect.AnoGAN(
+        image_size=16, width=16, latent_dim=16, epochs=2, batch_size=16, search_steps=60, threshold_images=8,
+        device="cpu",
+    ).fit(digits.train)  # fmt: skip
+
+
+def unit_images(digits, n: int) -> torch.Tensor:
+    x = torch.from_numpy(digits.test[:n]).float()[:, None] / 255
+    return torch.nn.functional.interpolate(x, size=16, mode="bilinear", antialias=True)
+
+
+def reference_search(det, x: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """torch.optim.Adam on each z: z after every step (steps + 1, B, latent) and the loss before it (steps, B)."""
+    real = x * 2 - 1
+    feat = det.discriminator_.features(real)
+    z = det.initial_latents(x).requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=det.search_lr)
+    zs, losses = [z.detach().clone()], []
+    for _ in range(steps):
+        r, d, _ = det._losses(real, feat, z)
+        loss = (1 - det.disc_weight) * r + det.disc_weight * d
+        opt.zero_grad()
+        loss.sum().backward()
+        opt.step()
+        zs.append(z.detach().clone())
+        losses.append(loss.detach())
+    return torch.stack(zs), torch.stack(losses)
+
+
+def test_search_is_torch_adam_on_each_z(small_gan, digits):
+    """The written-out Adam must be torch.optim.Adam: the same z after Gamma steps."""
+    x = unit_images(digits, 5)
+    zs, _ = reference_search(small_gan, x, small_gan.search_steps)
+    torch.testing.assert_close(small_gan.search(x), zs[-1], rtol=1e-4, atol=1e-5)
+
+
+def stopping_steps(losses: torch.Tensor, patience: int, min_delta: float) -> list[int]:
+    """The early-stopping rule replayed on each image's loss trajectory: the step after which it stops."""
+    stops = []
+    for trajectory in losses.T.tolist():
+        best, stale, stop = float("inf"), 0, len(trajectory)
+        for step, loss in enumerate(trajectory, start=1):
+            best, stale = (loss, 0) if loss < best * (1 - min_delta) else (best, stale + 1)
+            if stale >= patience:
+                stop = step
+                break
+        stops.append(stop)
+    return stops
+
+
+def test_early_stopping_stops_each_image_on_its_own(small_gan, digits):
+    """With search_patience, each image's search ends the step its own loss has gone `patience` steps without
+    falling by min_delta: its z is the full search's z at that step, alone or in any batch."""
+    det, x = small_gan, unit_images(digits, 8)
+    zs, losses = reference_search(det, x, det.search_steps)
+    patience = 5
+    # a min_delta that some images meet over the first window and some do not, so they stop at different steps
+    first_window = 1 - losses[patience] / losses[0]
+    min_delta = float(first_window.median())
+    stops = stopping_steps(losses, patience, min_delta)
+    assert len(set(stops)) > 1 and min(stops) < det.search_steps
+    det.search_patience, det.search_min_delta = patience, min_delta
+    try:
+        early = det.search(x)
+        alone = torch.cat([det.search(x[i : i + 1]) for i in range(len(x))])
+    finally:
+        det.search_patience = 0
+    expected = torch.stack([zs[stop, i] for i, stop in enumerate(stops)])
+    torch.testing.assert_close(early, expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(alone, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_mnist_digit0_auroc_floor():

@@ -44,6 +44,10 @@ class AnoGAN(Detector):
     width: int = param(64, "channels of the networks' widest-resolution layer (DCGAN's ngf/ndf)")
     search_steps: int = param(500, "Gamma: Adam steps of the latent search per image (the paper's 500)")
     search_lr: float = param(0.02, "Adam learning rate of the latent search")
+    search_patience: int = param(
+        0, "stop an image's search after this many steps without improvement (0: always Gamma steps, the paper's)"
+    )
+    search_min_delta: float = param(1e-3, "relative decrease of an image's loss that counts as an improvement")
     disc_weight: float = param(0.1, "lambda: weight of the discrimination loss in the search and in A(x)")
     mapping: str = param("search", "'search' (the paper's latent search) or 'encoder' (f-AnoGAN's izi_f encoder)")
     encoder_epochs: int = param(0, "epochs of the encoder's training (0: as many as the GAN's)")
@@ -56,6 +60,10 @@ class AnoGAN(Detector):
     def _check_params(self) -> None:
         super()._check_params()
         dcgan_layout(self.net_size)
+        if not isinstance(self.search_patience, int) or self.search_patience < 0:
+            raise ValueError(f"search_patience: expected an integer >= 0, got {self.search_patience!r}")
+        if not 0 <= self.search_min_delta < 1:
+            raise ValueError(f"search_min_delta: expected a number in [0, 1), got {self.search_min_delta!r}")
         for name in ("latent_dim", "width", "search_steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -176,22 +184,51 @@ class AnoGAN(Detector):
         return residual, discrimination, fake
 
     def search(self, x: torch.Tensor) -> torch.Tensor:
-        """Map images x (B, C, S, S) in [0, 1] to their latent vectors z_Gamma (B, latent_dim)."""
+        """Map images x (B, C, S, S) in [0, 1] to their latent vectors (B, latent_dim): Gamma Adam steps on each
+        image's z, or fewer for an image whose loss has stopped improving when `search_patience` is set.
+
+        Adam is written out rather than taken from torch.optim so that images which stop early leave the batch
+        and cost nothing more; the update is torch's Adam (defaults betas, eps), element by element."""
+        beta1, beta2, eps = 0.9, 0.999, 1e-8
+        lam, patience = self.disc_weight, self.search_patience
+        found = torch.empty(len(x), self.latent_dim, device=x.device)
+        # the images still searching, and their state; rows are dropped together when images stop
+        index = torch.arange(len(x), device=x.device)
         real = x * 2 - 1
-        lam = self.disc_weight
+        z = self.initial_latents(x)
+        avg, avg_sq = torch.zeros_like(z), torch.zeros_like(z)
+        best = torch.full((len(x),), float("inf"), device=x.device)
+        stale = torch.zeros(len(x), dtype=torch.long, device=x.device)
         # enable_grad: the search needs autograd even when the caller is in no_grad
         with torch.enable_grad():
             feat_real = self.discriminator_.features(real).detach()
-            z = self.initial_latents(x).requires_grad_(True)
-            opt = torch.optim.Adam([z], lr=self.search_lr)
-            for _ in range(self.search_steps):
+            for step in range(1, self.search_steps + 1):
+                z.requires_grad_(True)
                 residual, discrimination, _ = self._losses(real, feat_real, z)
-                # sum over images: each z receives its own image's gradient only
-                loss = ((1 - lam) * residual + lam * discrimination).sum()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-        return z.detach()
+                loss = (1 - lam) * residual + lam * discrimination  # (A,) per image
+                # the summed loss gives each z exactly its own image's gradient
+                loss.sum().backward()
+                grad, loss = z.grad, loss.detach()
+                with torch.no_grad():
+                    avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+                    avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                    denom = (avg_sq.sqrt() / (1 - beta2**step) ** 0.5).add_(eps)
+                    z = z.detach().addcdiv_(avg, denom, value=-self.search_lr / (1 - beta1**step))
+                if not patience:
+                    continue
+                improved = loss < best * (1 - self.search_min_delta)
+                best = torch.where(improved, loss, best)
+                stale = torch.where(improved, 0, stale + 1)
+                done = stale >= patience
+                if done.any():
+                    found[index[done]] = z[done]
+                    keep = ~done
+                    index, real, feat_real, z = index[keep], real[keep], feat_real[keep], z[keep]
+                    avg, avg_sq, best, stale = avg[keep], avg_sq[keep], best[keep], stale[keep]
+                    if not len(index):
+                        break
+        found[index] = z
+        return found
 
     @torch.no_grad()
     def _score_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -146,21 +146,28 @@ class Detector:
 
     def score_and_map(self, images, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(scores (N,) float32, maps (N, S, S) float32) in one pass; S is the model's image size."""
+        scores, maps = [], []
+        for s, m in self._scored_batches(images, progress):
+            scores.append(s)
+            maps.append(m)
+        if not scores:
+            return np.zeros(0, np.float32), np.zeros((0, self.image_size, self.image_size), np.float32)
+        return np.concatenate(scores), np.concatenate(maps)
+
+    def score(self, images, progress: bool = False) -> np.ndarray:
+        """(N,) float32 anomaly scores, higher = more anomalous. Maps are dropped batch by batch, so memory does
+        not grow with the number of images beyond one float per image."""
+        scores = [s for s, _ in self._scored_batches(images, progress)]
+        return np.concatenate(scores) if scores else np.zeros(0, np.float32)
+
+    def _scored_batches(self, images, progress: bool):
+        """Yield (scores (B,), maps (B, S, S)) as float32 arrays, one batch at a time, images streamed."""
         self._check_fitted()
         data = as_dataset(images, self.channels, self.image_size)
-        scores, maps = [], []
         for x in tqdm(batches(data, self.batch_size), desc="scoring", unit="batch", disable=not progress):
             x = x.to(self.device_)
             s, m = self._score_patches(x) if self.patch_size else self._score_batch(x)
-            scores.append(s.float().cpu())
-            maps.append(m.float().cpu())
-        if not scores:
-            return np.zeros(0, np.float32), np.zeros((0, self.image_size, self.image_size), np.float32)
-        return torch.cat(scores).numpy(), torch.cat(maps).numpy()
-
-    def score(self, images, progress: bool = False) -> np.ndarray:
-        """(N,) float32 anomaly scores, higher = more anomalous."""
-        return self.score_and_map(images, progress)[0]
+            yield s.float().cpu().numpy(), m.float().cpu().numpy()
 
     def anomaly_map(self, images, progress: bool = False) -> np.ndarray:
         """(N, S, S) float32: how anomalous each pixel looks, at the model's image size."""
