@@ -1,6 +1,7 @@
 """The contract every detector keeps (STYLE.md), trained for real on scikit-learn's digits, small settings."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,3 +123,38 @@ def test_same_seed_same_model_and_global_rng_untouched(name, digits):
     assert not torch.equal(
         next(iter(getattr(a, net + "_").parameters())), next(iter(getattr(c, net + "_").parameters()))
     )
+
+
+def rss_growth_mib(fn) -> float:
+    """How far the process's peak resident memory rises above its current level while fn runs (Linux)."""
+    status = Path("/proc/self/status")
+    if not Path("/proc/self/clear_refs").exists():
+        pytest.skip("needs Linux's /proc to read the peak resident memory")
+
+    def kib(field: str) -> int:
+        return int(next(line for line in status.read_text().splitlines() if line.startswith(field)).split()[1])
+
+    Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current RSS
+    before = kib("VmRSS")
+    fn()
+    return (kib("VmHWM") - before) / 1024
+
+
+def test_score_does_not_keep_the_maps(fitted, digits):
+    """score() streams: its memory must not grow with the number of images. Each batch here returns 64 MiB of
+    maps; over 6 batches score() must peak far below what keeping them takes (score_and_map keeps them)."""
+    score_batch = fitted._score_batch
+
+    def big_maps(x):
+        scores, _ = score_batch(x)
+        return scores, torch.ones(len(x), 1024, 1024)  # 16 images x 4 MiB
+
+    fitted._score_batch = big_maps
+    images = digits.test[: 6 * fitted.batch_size]
+    try:
+        kept = rss_growth_mib(lambda: fitted.score_and_map(images))
+        streamed = rss_growth_mib(lambda: fitted.score(images))
+    finally:
+        del fitted._score_batch
+    assert kept > 6 * 64  # the measurement sees maps being kept
+    assert streamed < 3 * 64
