@@ -18,7 +18,8 @@ def test_table_has_a_mean_per_detector_and_the_published_rows():
     ]
     table = markdown_table(rows)
     assert "| ognet | 0.900 | 0.800 | **0.850** | full |" in table
-    assert "0.913" in table and "OCGAN" in table
+    # published rows give the same digits and their mean over those digits: AnoGAN 0.966, 0.992 -> 0.979
+    assert "| 0.966 | 0.992 | 0.979 | full |" in table and "OCGAN" in table
 
 
 def test_unknown_detector_is_named(tmp_path, capsys):
