@@ -25,8 +25,10 @@ lint: install
 test: lint
 	$(BIN)/pytest -q
 
+# speed and memory: about 10 minutes on two CPU cores, no data needed
 bench: install
 	$(BIN)/python benchmarks/speed.py --out bench_out/speed.json
+	$(BIN)/python benchmarks/memory.py --out bench_out/memory.json
 
 clean:
 	rm -rf $(VENV) demo_out bench_out
