@@ -7,6 +7,7 @@ a seeded sample of the test set stratified by digit, and each row says which.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -112,4 +113,17 @@ def markdown_table(rows: list[dict]) -> str:
         cells = [f"{aurocs[d]:.3f}" for d in digits]
         mean = np.mean([aurocs[d] for d in digits])  # over the same digits as the rows above
         lines.append(f"| {paper} | " + " | ".join(cells) + f" | {mean:.3f} | full | | |")
+    lines += ["", "Settings, fixed in advance (never chosen on test labels); every other field at its default:"]
+    lines += [f"- {name}: `{settings(name)}`" for name in detectors if name in DETECTORS]
     return "\n".join(lines) + "\n"
+
+
+def settings(name: str) -> str:
+    """The detector's constructor call, with the fields that differ from its class defaults."""
+    det = DETECTORS[name]("auto")
+    changed = [
+        f"{f.name}={getattr(det, f.name)!r}"
+        for f in dataclasses.fields(det)
+        if getattr(det, f.name) != f.default and f.name != "device"
+    ]
+    return f"{type(det).__name__}({', '.join(changed)})"
