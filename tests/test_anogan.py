@@ -13,19 +13,21 @@ from ganspect.data import one_class_mnist
 from .conftest import MNIST, need
 
 
-def test_search_lowers_the_loss_and_score_is_the_papers_formula(digits):
-    det = ganspect.AnoGAN(
-        image_size=16,
-        width=16,
-        latent_dim=16,
-        epochs=2,
-        batch_size=16,
-        search_steps=30,
-        threshold_images=8,
+@pytest.fixture(scope="module")
+def small_gan(digits):
+    return ganspect.AnoGAN(
+        image_size=16, width=16, latent_dim=16, epochs=2, batch_size=16, search_steps=60, threshold_images=8,
         device="cpu",
-    ).fit(digits.train)
-    x = torch.from_numpy(digits.test[:6]).float()[:, None] / 255
-    x = torch.nn.functional.interpolate(x, size=16, mode="bilinear", antialias=True)
+    ).fit(digits.train)  # fmt: skip
+
+
+def unit_images(digits, n: int) -> torch.Tensor:
+    x = torch.from_numpy(digits.test[:n]).float()[:, None] / 255
+    return torch.nn.functional.interpolate(x, size=16, mode="bilinear", antialias=True)
+
+
+def test_search_lowers_the_loss_and_score_is_the_papers_formula(small_gan, digits):
+    det, x = small_gan, unit_images(digits, 6)
     real = x * 2 - 1
     feat = det.discriminator_.features(real)
     lam = det.disc_weight
@@ -38,34 +40,12 @@ def test_search_lowers_the_loss_and_score_is_the_papers_formula(digits):
     torch.testing.assert_close(maps, (x - (fake + 1) / 2).abs().mean(1))  # residual in [0, 1] pixel units
 
 
-def test_search_leaves_the_networks_untouched(digits):
-    det = ganspect.AnoGAN(
-        image_size=16,
-        width=16,
-        latent_dim=16,
-        epochs=1,
-        batch_size=16,
-        search_steps=10,
-        threshold_images=8,
-        device="cpu",
-    ).fit(digits.train)
+def test_search_leaves_the_networks_untouched(small_gan, digits):
+    det = small_gan
     before = {k: v.clone() for k, v in det.generator_.state_dict().items()}
     det.score(digits.test[:4])
     assert all(torch.equal(before[k], v) for k, v in det.generator_.state_dict().items())
     assert all(p.grad is None for p in det.generator_.parameters())
-
-
-@pytest.fixture(scope="module")
-def small_gan(digits):
-    return ganspect.AnoGAN(
-        image_size=16, width=16, latent_dim=16, epochs=2, batch_size=16, search_steps=60, threshold_images=8,
-        device="cpu",
-    ).fit(digits.train)  # fmt: skip
-
-
-def unit_images(digits, n: int) -> torch.Tensor:
-    x = torch.from_numpy(digits.test[:n]).float()[:, None] / 255
-    return torch.nn.functional.interpolate(x, size=16, mode="bilinear", antialias=True)
 
 
 def reference_search(det, x: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:

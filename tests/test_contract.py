@@ -21,16 +21,6 @@ SMALL = {
         threshold_images=32,
         device="cpu",
     ),
-    "AnoGAN-encoder": dict(
-        image_size=16,
-        width=16,
-        latent_dim=16,
-        epochs=3,
-        batch_size=16,
-        mapping="encoder",
-        threshold_images=32,
-        device="cpu",
-    ),
     "OGNet": dict(
         image_size=16,
         width=8,
@@ -42,6 +32,7 @@ SMALL = {
         device="cpu",
     ),
 }
+SMALL["AnoGAN-encoder"] = {**SMALL["AnoGAN"], "mapping": "encoder"}
 
 
 def make(name, **overrides):
