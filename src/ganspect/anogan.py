@@ -188,7 +188,7 @@ class AnoGAN(Detector):
         image's z, or fewer for an image whose loss has stopped improving when `search_patience` is set.
 
         Adam is written out rather than taken from torch.optim so that images which stop early leave the batch
-        and cost nothing more; the update is torch's Adam (defaults betas, eps), element by element."""
+        and cost nothing more; the update is torch's Adam (default betas and eps), element by element."""
         beta1, beta2, eps = 0.9, 0.999, 1e-8
         lam, patience = self.disc_weight, self.search_patience
         found = torch.empty(len(x), self.latent_dim, device=x.device)
