@@ -25,7 +25,7 @@ lint: install
 test: lint
 	$(BIN)/pytest -q
 
-# speed and memory: about 10 minutes on two CPU cores, no data needed
+# speed and memory: about 6 minutes on two CPU cores, no data needed
 bench: install
 	$(BIN)/python benchmarks/speed.py --out bench_out/speed.json
 	$(BIN)/python benchmarks/memory.py --out bench_out/memory.json

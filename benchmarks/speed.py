@@ -202,7 +202,7 @@ def main() -> None:
         "anogan_search": searches,
         "anogan_encoder": [
             bench_encoder(size, args.batch, args.repeats, search["seconds_per_image_at_gamma_500"]["search_batched"])
-            for size, search in zip(args.sizes, searches, strict=False)
+            for size, search in zip(args.sizes, searches[: len(args.sizes)], strict=True)
         ],
         "ognet": [bench_ognet("lean", 28, args.batch, args.repeats), bench_ognet("official", 45, args.batch, 1)],
         "training_images_per_second_28px": bench_training(28, 1024),

@@ -48,6 +48,14 @@ def test_search_leaves_the_networks_untouched(small_gan, digits):
     assert all(p.grad is None for p in det.generator_.parameters())
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("search_patience", -1), ("search_patience", True), ("search_min_delta", 1.0)]
+)
+def test_bad_early_stopping_setting_names_itself(field, value):
+    with pytest.raises(ValueError, match=field):
+        ganspect.AnoGAN(**{field: value})._check_params()
+
+
 def reference_search(det, x: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """torch.optim.Adam on each z: z after every step (steps + 1, B, latent) and the loss before it (steps, B)."""
     real = x * 2 - 1

@@ -60,7 +60,8 @@ class AnoGAN(Detector):
     def _check_params(self) -> None:
         super()._check_params()
         dcgan_layout(self.net_size)
-        if not isinstance(self.search_patience, int) or self.search_patience < 0:
+        patience = self.search_patience
+        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
             raise ValueError(f"search_patience: expected an integer >= 0, got {self.search_patience!r}")
         if not 0 <= self.search_min_delta < 1:
             raise ValueError(f"search_min_delta: expected a number in [0, 1), got {self.search_min_delta!r}")
