@@ -73,7 +73,7 @@ def main() -> None:
             Image.fromarray(image).save(folder / f"{i:06d}.png")
         model = Path(tmp) / "model.pt"
         det = ganspect.AnoGAN(
-            image_size=args.image_size, width=32, epochs=1, mapping="encoder", threshold_images=64, device="cpu"
+            image_size=args.image_size, width=32, steps=8, rounds=1, mapping="encoder", device="cpu"
         )
         det.fit(images[:512]).save(model)
 

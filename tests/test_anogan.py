@@ -16,7 +16,7 @@ from .conftest import MNIST, need
 @pytest.fixture(scope="module")
 def small_gan(digits):
     return ganspect.AnoGAN(
-        image_size=16, width=16, latent_dim=16, epochs=2, batch_size=16, search_steps=60, threshold_images=8,
+        image_size=16, width=16, latent_dim=16, steps=10, rounds=2, batch_size=16, search_steps=60, threshold_images=8,
         device="cpu",
     ).fit(digits.train)  # fmt: skip
 
@@ -125,7 +125,7 @@ def test_mnist_digit0_auroc_floor():
     test_idx = np.concatenate(
         [rng.choice(np.flatnonzero(split.test_classes == d), 50, replace=False) for d in range(10)]
     )
-    det = ganspect.AnoGAN(image_size=28, width=64, epochs=5, search_steps=100, threshold_images=64, device="cpu")
+    det = ganspect.AnoGAN(image_size=28, width=64, steps=235, search_steps=100, threshold_images=64, device="cpu")
     start = time.perf_counter()
     det.fit(split.train[:3000])
     scores = det.score(split.test[test_idx])

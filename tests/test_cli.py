@@ -14,11 +14,11 @@ from ganspect.cli import main
 
 from .conftest import COOKIES, need
 
-SMALL = ["--image-size", "32", "--width", "16", "--epochs", "2", "--search-steps", "10", "--threshold-images", "8",
-         "--device", "cpu"]  # fmt: skip
+SMALL = ["--image-size", "32", "--width", "16", "--steps", "4", "--rounds", "2", "--search-steps", "10",
+         "--threshold-images", "8", "--device", "cpu"]  # fmt: skip
 # patch-mode AnoGAN with f-AnoGAN's encoder, the set-up for large photos; measured pixel AUROC 0.836, PRO 0.608
 # (image AUROC 0.775); an earlier shuffling order gave 0.78 / 0.48 (image 0.22), so the floors leave room
-PATCH_ENCODER = ["--image-size", "128", "--patch-size", "32", "--channels", "3", "--width", "32", "--epochs", "60",
+PATCH_ENCODER = ["--image-size", "128", "--patch-size", "32", "--channels", "3", "--width", "32", "--steps", "400",
                  "--mapping", "encoder", "--device", "cpu"]  # fmt: skip
 
 
@@ -115,8 +115,8 @@ def test_bad_inputs_name_the_file(tmp_path, capsys, cookie_model):
 def test_ognet_through_the_same_commands(tmp_path):
     data = need(COOKIES)
     model = tmp_path / "og.pt"
-    small = ["--image-size", "32", "--width", "8", "--epochs", "2", "--old-epoch", "1", "--phase-two-steps", "3",
-             "--threshold-images", "8", "--device", "cpu"]  # fmt: skip
+    small = ["--image-size", "32", "--width", "8", "--steps", "4", "--rounds", "2", "--old-round", "1",
+             "--phase-two-steps", "3", "--threshold-images", "8", "--device", "cpu"]  # fmt: skip
     assert main(["-q", "fit", "ognet", str(data), "-o", str(model), *small]) == 0
     assert main(["-q", "evaluate", str(model), str(data), "--out", str(tmp_path / "ev"), "--overlays", "2"]) == 0
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
@@ -129,7 +129,7 @@ def test_disk_full_names_the_file_and_keeps_the_old_one(tmp_path, capsys, monkey
     import ganspect
     from ganspect import checkpoint
 
-    det = ganspect.OGNet(image_size=16, width=8, epochs=1, old_epoch=1, phase_two_steps=1, threshold_images=4,
+    det = ganspect.OGNet(image_size=16, width=8, steps=2, rounds=1, old_round=1, phase_two_steps=1, threshold_images=4,
                          device="cpu").fit(digits.train[:16])  # fmt: skip
     det.save(tmp_path / "m.pt")
     csv_path = tmp_path / "s.csv"

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 import ganspect
 
-SETTINGS = dict(image_size=16, width=32, latent_dim=32, epochs=12, batch_size=16, mapping="encoder",
+SETTINGS = dict(image_size=16, width=32, latent_dim=32, steps=60, batch_size=16, mapping="encoder",
                 threshold_images=64, device="cpu")  # fmt: skip
 
 SCRIPT = textwrap.dedent(
@@ -20,7 +20,7 @@ SCRIPT = textwrap.dedent(
     from ganspect.data import one_class_digits
     out = sys.argv[1]
     torch.set_num_threads(1)
-    # batch 8 per process: the same 16 images per step, and steps per epoch, as the 1-process run
+    # batch 8 per process: the same 16 images per step, and the same steps, as the 1-process run
     det = ganspect.AnoGAN(**{{**{settings}, "batch_size": 8}}, devices=2, strategy="ddp")
     det.fit(one_class_digits(0).train)
     # every process writes its own weights, so the test can compare them
@@ -60,10 +60,12 @@ def test_two_processes_score_like_one(two_process_run, digits):
     assert abs(auroc_two - auroc_one) < 0.05 and auroc_two > 0.9
 
 
-def test_shards_are_disjoint_and_cover_the_epoch():
+def test_shards_are_disjoint_and_each_round_starts_a_fresh_permutation():
     from ganspect.train import ShardSampler
 
-    shares = [list(ShardSampler(10, r, 3, torch.Generator().manual_seed(0))) for r in range(3)]
+    shares = [list(ShardSampler(10, r, 3, torch.Generator().manual_seed(0), 3)) for r in range(3)]
     assert all(len(s) == 3 for s in shares)
-    flat = np.concatenate(shares)
-    assert len(set(flat)) == 9
+    assert len(set(np.concatenate(shares))) == 9  # one permutation, shared out without overlap
+    # a round longer than the set chains permutations: every image is seen once before any is seen twice
+    long = list(ShardSampler(10, 0, 1, torch.Generator().manual_seed(0), 25))
+    assert len(long) == 25 and sorted(long[:10]) == list(range(10)) and sorted(long[10:20]) == list(range(10))

@@ -10,11 +10,11 @@ from ganspect.export import export_onnx, score_with_onnx
 pytest.importorskip("onnxruntime", reason="the [onnx] extra is not installed")
 
 MODELS = {
-    "OGNet": lambda: ganspect.OGNet(image_size=16, width=8, epochs=2, old_epoch=1, phase_two_steps=5,
+    "OGNet": lambda: ganspect.OGNet(image_size=16, width=8, steps=4, rounds=2, old_round=1, phase_two_steps=5,
                                     threshold_images=8, device="cpu"),
     "AnoGAN-encoder-patches": lambda: ganspect.AnoGAN(image_size=32, patch_size=16, patch_stride=6, width=8,
-                                                      latent_dim=16, epochs=2, mapping="encoder", threshold_images=8,
-                                                      device="cpu"),
+                                                      latent_dim=16, steps=4, rounds=2, mapping="encoder",
+                                                      threshold_images=8, device="cpu"),
 }  # fmt: skip
 
 
@@ -30,7 +30,7 @@ def test_onnx_scores_and_maps_match_pytorch(name, digits, tmp_path):
 
 
 def test_the_latent_search_is_refused_clearly(digits, tmp_path, capsys):
-    det = ganspect.AnoGAN(image_size=16, width=8, latent_dim=8, epochs=1, search_steps=2, threshold_images=4,
+    det = ganspect.AnoGAN(image_size=16, width=8, latent_dim=8, steps=2, rounds=1, search_steps=2, threshold_images=4,
                           device="cpu").fit(digits.train)  # fmt: skip
     det.save(tmp_path / "search.pt")
     assert main(["-q", "export", str(tmp_path / "search.pt"), "-o", str(tmp_path / "x.onnx")]) == 2

@@ -12,7 +12,7 @@ from ganspect.data import one_class_mnist
 
 from .conftest import MNIST, need
 
-SETTINGS = dict(image_size=28, width=32, epochs=5, threshold_images=64, device="cpu")
+SETTINGS = dict(image_size=28, width=32, steps=235, threshold_images=64, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +92,6 @@ def test_official_architecture_builds_at_the_papers_size():
     assert nets["generator"](torch.zeros(1, 1, 45, 45)).shape == (1, 1, 45, 45)
 
 
-def test_old_epoch_after_the_last_epoch_is_refused():
-    with pytest.raises(ValueError, match="old_epoch"):
-        ganspect.OGNet(epochs=3, old_epoch=5).fit(np.zeros((4, 32, 32), np.uint8))
+def test_old_round_after_the_last_round_is_refused():
+    with pytest.raises(ValueError, match="old_round"):
+        ganspect.OGNet(steps=30, rounds=3, old_round=5).fit(np.zeros((4, 32, 32), np.uint8))

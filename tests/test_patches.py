@@ -80,7 +80,7 @@ def test_synthetic_defects_on_a_real_texture(texture, other, floor):
         return np.stack(out)
 
     train = crops(train_area, 48, True)
-    det = ganspect.AnoGAN(image_size=128, patch_size=32, width=32, epochs=40, batch_size=64, mapping="encoder",
+    det = ganspect.AnoGAN(image_size=128, patch_size=32, width=32, steps=480, batch_size=64, mapping="encoder",
                           threshold_images=16, device="cpu")  # fmt: skip
     det.fit(train)
     kinds = ["scratch", "blob", "paste"] * 4

@@ -12,16 +12,16 @@ import torch
 from PIL import Image
 
 import ganspect
-from ganspect.train import EpochCheckpoint
+from ganspect.train import RoundCheckpoint
 
-ARGS = ["--image-size", "16", "--width", "16", "--latent-dim", "16", "--epochs", "8", "--batch-size", "16",
-        "--search-steps", "5", "--threshold-images", "8", "--mapping", "encoder", "--encoder-epochs", "4",
-        "--device", "cpu"]  # fmt: skip
+ARGS = ["--image-size", "16", "--width", "16", "--latent-dim", "16", "--steps", "160", "--rounds", "8",
+        "--batch-size", "16", "--search-steps", "5", "--threshold-images", "8", "--mapping", "encoder",
+        "--encoder-steps", "80", "--device", "cpu"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def digit_folder(tmp_path_factory, digits):
-    """Real digits as an MVTec-style folder, upscaled so an epoch lasts long enough to be killed inside."""
+    """Real digits as an MVTec-style folder, upscaled so a round lasts long enough to be killed inside."""
     root = tmp_path_factory.mktemp("digits")
     (root / "train" / "good").mkdir(parents=True)
     for i, image in enumerate(np.concatenate([digits.train] * 4)):
@@ -42,15 +42,15 @@ def test_kill_mid_training_then_resume_gives_the_same_model(digit_folder, tmp_pa
     proc = subprocess.Popen(fit_command(digit_folder, model), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if partial.exists() and torch.load(partial, weights_only=True)["epoch"] >= 3:
+        if partial.exists() and torch.load(partial, weights_only=True)["round"] >= 3:
             break
         time.sleep(0.05)
     assert proc.poll() is None, "training finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not model.exists() and partial.exists()
-    killed_at = torch.load(partial, weights_only=True)["epoch"]
-    assert 3 <= killed_at < 12
+    killed_at = torch.load(partial, weights_only=True)["round"]
+    assert 3 <= killed_at < 16
 
     subprocess.run(fit_command(digit_folder, model, "--resume"), check=True, capture_output=True)
     assert not partial.exists()  # removed once training completed
@@ -58,18 +58,20 @@ def test_kill_mid_training_then_resume_gives_the_same_model(digit_folder, tmp_pa
     for name in a.network_names:
         for (key, x), y in zip(getattr(a, name + "_").state_dict().items(),
                                getattr(b, name + "_").state_dict().values(), strict=True):  # fmt: skip
-            assert torch.equal(x, y), f"{name}.{key} differs after resuming from epoch {killed_at}"
+            assert torch.equal(x, y), f"{name}.{key} differs after resuming from round {killed_at}"
     assert a.history_ == b.history_ and a.threshold_ == b.threshold_
 
 
 def test_resume_with_other_settings_is_refused(tmp_path, digits):
-    det = ganspect.AnoGAN(image_size=16, width=8, latent_dim=8, epochs=2, threshold_images=4, device="cpu")
-    EpochCheckpoint(tmp_path / "p", {"epochs": 3}, {}, {}, torch.Generator(), None).save(1, {})
+    det = ganspect.AnoGAN(image_size=16, width=8, latent_dim=8, steps=4, rounds=2, threshold_images=4, device="cpu")
+    RoundCheckpoint(tmp_path / "p", {"steps": 3}, {}, {}, torch.Generator(), None).save(1, {})
     with pytest.raises(ValueError, match="other settings"):
         det.fit(digits.train[:20], checkpoint=tmp_path / "p", resume=True)
 
 
-def test_divergence_names_the_epoch_and_writes_no_model(digits, tmp_path):
-    det = ganspect.AnoGAN(image_size=16, width=8, latent_dim=8, epochs=3, lr=1e30, threshold_images=4, device="cpu")
-    with pytest.raises(FloatingPointError, match=r"diverged in epoch \d.*no model was written"):
+def test_divergence_names_the_round_and_writes_no_model(digits, tmp_path):
+    det = ganspect.AnoGAN(
+        image_size=16, width=8, latent_dim=8, steps=6, rounds=3, lr=1e30, threshold_images=4, device="cpu"
+    )
+    with pytest.raises(FloatingPointError, match=r"diverged in round \d.*no model was written"):
         det.fit(digits.train, checkpoint=tmp_path / "p")

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from functools import partial
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +35,8 @@ from tqdm.auto import tqdm
 
 from .detector import Detector, param
 from .nets import Discriminator, Encoder, Generator, dcgan_layout
-from .train import make_fabric, shuffled_loader
+from .train import make_fabric, round_lengths, shuffled_loader, take
+from .validation import BestRound
 
 MAPPINGS = ("search", "encoder")
 
@@ -50,8 +53,10 @@ class AnoGAN(Detector):
     search_min_delta: float = param(1e-3, "relative decrease of an image's loss that counts as an improvement")
     disc_weight: float = param(0.1, "lambda: weight of the discrimination loss in the search and in A(x)")
     mapping: str = param("search", "'search' (the paper's latent search) or 'encoder' (f-AnoGAN's izi_f encoder)")
-    encoder_epochs: int = param(0, "epochs of the encoder's training (0: as many as the GAN's)")
+    encoder_steps: int = param(0, "optimizer steps of the encoder's training (0: as many as the GAN's)")
     feature_weight: float = param(1.0, "kappa: weight of the feature term in the izi_f loss and score")
+
+    command: ClassVar[str] = "anogan"
 
     @property
     def network_names(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -75,8 +80,10 @@ class AnoGAN(Detector):
             raise ValueError(f"disc_weight: expected lambda in [0, 1], got {self.disc_weight!r}")
         if self.mapping not in MAPPINGS:
             raise ValueError(f"mapping: expected one of {MAPPINGS}, got {self.mapping!r}")
-        if not isinstance(self.encoder_epochs, int) or self.encoder_epochs < 0:
-            raise ValueError(f"encoder_epochs: expected an integer >= 0, got {self.encoder_epochs!r}")
+        if not isinstance(self.encoder_steps, int) or self.encoder_steps < 0:
+            raise ValueError(f"encoder_steps: expected an integer >= 0, got {self.encoder_steps!r}")
+        if self.mapping == "encoder" and 0 < self.encoder_steps < self.rounds:
+            raise ValueError(f"encoder_steps: must not be below rounds ({self.rounds}), got {self.encoder_steps}")
         if not self.feature_weight >= 0:
             raise ValueError(f"feature_weight: expected kappa >= 0, got {self.feature_weight!r}")
 
@@ -89,7 +96,7 @@ class AnoGAN(Detector):
             nets["encoder"] = Encoder(self.latent_dim, self.net_size, self.channels, self.width)
         return nets
 
-    # --- training: the DCGAN --------------------------------------------------------------------------------
+    # --- training: the DCGAN, then (mapping="encoder") f-AnoGAN's encoder --------------------------------------
     def _train(self, data, progress: bool) -> None:
         fabric = make_fabric(self)
         nets = self._build_networks()
@@ -97,15 +104,18 @@ class AnoGAN(Detector):
         opts = {name: torch.optim.Adam(net.parameters(), lr=self.lr, betas=(0.5, 0.999)) for name, net in nets.items()}
         train_gen, opt_gen = fabric.setup(gen, opts["generator"])
         train_disc, opt_disc = fabric.setup(disc, opts["discriminator"])
-        loader, shuffle_rng = shuffled_loader(fabric, data, self.batch_size, self.seed)
+        loader, shuffle_rng = shuffled_loader(fabric, data, self.batch_size, self.seed, -(-self.steps // self.rounds))
         self.history_ = {"loss_disc": [], "loss_gen": []}
-        ckpt = self._epoch_checkpoint(nets, opts, shuffle_rng, data, fabric)
+        best = BestRound()
+        ckpt = self._round_checkpoint(nets, opts, shuffle_rng, data, fabric, best)
         start = ckpt.restore(self.history_)
 
-        epochs = tqdm(range(self.epochs), desc="AnoGAN: training", unit="epoch", disable=not progress, initial=start)
-        for epoch in range(start, self.epochs):
+        lengths = round_lengths(self.steps, self.rounds)
+        done = sum(lengths[:start])
+        bar = tqdm(total=self.steps, desc="AnoGAN: GAN", unit="step", disable=not progress, initial=done)
+        for index in range(start, self.rounds):
             sums = torch.zeros(2, device=fabric.device)
-            for x in loader:
+            for x in take(loader, lengths[index]):
                 real = x * 2 - 1  # (B, C, S, S) in [-1, 1]
                 z = torch.randn(len(real), self.latent_dim, device=fabric.device)  # (B, latent_dim)
                 fake = train_gen(z)
@@ -126,39 +136,43 @@ class AnoGAN(Detector):
                 fabric.backward(loss_gen)
                 opt_gen.step()
                 sums += torch.stack([loss_disc.detach(), loss_gen.detach()])
-
-            ckpt.record(epoch, self.history_, sums / len(loader), ("loss_disc", "loss_gen"))
-            epochs.update()
-        epochs.close()
+                bar.update()
+            ckpt.record(index, self.history_, sums / lengths[index], ("loss_disc", "loss_gen"))
+        bar.close()
         self.generator_, self.discriminator_ = gen, disc
         if self.mapping == "encoder":
-            self._train_encoder(
-                fabric, nets["encoder"], opts["encoder"], loader, ckpt, max(start, self.epochs), progress
-            )
+            encoder_start = max(start, self.rounds)
+            self._train_encoder(fabric, nets["encoder"], opts["encoder"], loader, ckpt, encoder_start, progress)
 
     def _train_encoder(self, fabric, enc: nn.Module, opt_enc, loader, ckpt, start: int, progress: bool) -> None:
-        """f-AnoGAN's izi_f: G and D frozen (eval: BatchNorm keeps the GAN's statistics), only E learns.
-        Its epochs continue the GAN's count in the training checkpoint."""
+        """f-AnoGAN's izi_f: G and D frozen (eval: BatchNorm keeps the GAN's statistics), only E learns. Its rounds
+        continue the GAN's count in the training checkpoint; after each, the validation proxy is measured, and the
+        encoder of the best round is kept."""
         for net in (self.generator_, self.discriminator_):
             net.eval().requires_grad_(False)
         train_enc, opt_enc = fabric.setup(enc, opt_enc)
         self.history_.setdefault("loss_encoder", [])
-        total_epochs = self.epochs + (self.encoder_epochs or self.epochs)
-        bar = tqdm(total=total_epochs - self.epochs, desc="AnoGAN: encoder", unit="epoch", disable=not progress,
-                   initial=start - self.epochs)  # fmt: skip
-        for epoch in range(start, total_epochs):
+        lengths = round_lengths(self.encoder_steps or self.steps, self.rounds)
+        done = sum(lengths[: start - self.rounds])
+        bar = tqdm(total=sum(lengths), desc="AnoGAN: encoder", unit="step", disable=not progress, initial=done)
+        for index in range(start, 2 * self.rounds):
             total = torch.zeros((), device=fabric.device)
-            for x in loader:
+            for x in take(loader, lengths[index - self.rounds]):
                 real = x * 2 - 1
+                # E: minimise izi_f, the residual and feature distance between x and G(E(x))
                 loss_enc = self._izi_f(real, train_enc(real))[0].mean()
                 opt_enc.zero_grad(set_to_none=True)
                 fabric.backward(loss_enc)
                 opt_enc.step()
                 total += loss_enc.detach()
-            ckpt.record(epoch, self.history_, total / len(loader), ("loss_encoder",))
-            bar.update()
+                bar.update()
+            validate = partial(self._validate_round, index, {"encoder": enc}, ckpt.best)
+            ckpt.record(index, self.history_, total / lengths[index - self.rounds], ("loss_encoder",), validate)
         bar.close()
-        self.encoder_ = enc
+        ckpt.best.restore({"encoder": enc})
+        self.encoder_ = enc.eval()
+        if ckpt.best.round >= 0:
+            self.history_["kept_round"] = [float(ckpt.best.round - self.rounds + 1)]
 
     def _izi_f(self, real: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per image (B,): mean squared residual + kappa * mean squared feature difference; and G(z)."""

@@ -25,9 +25,9 @@ from .detector import Detector
 from .ognet import OGNet
 
 DETECTORS: dict[str, Callable[[str], Detector]] = {
-    "anogan-search": lambda device: AnoGAN(image_size=28, width=64, epochs=5, threshold_images=64, device=device),
-    "anogan-encoder": lambda device: AnoGAN(image_size=28, width=64, epochs=5, mapping="encoder", device=device),
-    "ognet": lambda device: OGNet(image_size=28, width=32, epochs=5, device=device),
+    "anogan-search": lambda device: AnoGAN(image_size=28, width=64, steps=470, threshold_images=64, device=device),
+    "anogan-encoder": lambda device: AnoGAN(image_size=28, width=64, steps=470, mapping="encoder", device=device),
+    "ognet": lambda device: OGNet(image_size=28, width=32, steps=470, device=device),
 }
 SAMPLED = {"anogan-search"}  # rows scored on a stratified sample of the test set
 

@@ -35,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = commands.add_parser("fit", help="train a detector on DATA/train/good (MVTec AD layout)")
     methods = fit.add_subparsers(dest="method", required=True)
-    for name, cls in detector_classes().items():
-        method = methods.add_parser(name.lower(), help=(cls.__doc__ or "").strip().splitlines()[0])
+    for cls in detector_classes().values():
+        method = methods.add_parser(cls.command, help=(cls.__doc__ or "").strip().splitlines()[0])
         method.add_argument("data", type=Path, help="MVTec AD-style folder; trains on its train/good")
         method.add_argument("-o", "--output", type=Path, required=True, help="where to write the model (.pt)")
         method.add_argument(

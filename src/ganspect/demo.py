@@ -16,7 +16,7 @@ from .evaluate import map_scale, write_overlays
 from .metrics import image_metrics
 
 # Chosen in advance, not on test labels: small networks for 8x8 digits upscaled to 16x16, Gamma as in the paper.
-DEMO_SETTINGS = dict(image_size=16, channels=1, width=64, epochs=150, batch_size=16, search_steps=500)
+DEMO_SETTINGS = dict(image_size=16, channels=1, width=64, steps=600, batch_size=16, search_steps=500)
 ANOMALIES_PER_DIGIT = 30  # a seeded sample of each other digit keeps the demo to a few minutes on two CPU cores
 
 

@@ -18,11 +18,13 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import Subset
 from tqdm.auto import tqdm
 
 from .checkpoint import read_checkpoint, save_checkpoint
 from .data import RandomPatches, as_dataset, batches, cache_if_small, cut_patches, stitch_patches
-from .train import EpochCheckpoint
+from .train import RoundCheckpoint
+from .validation import BestRound, Validation, split_indices
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +54,20 @@ def resolve_device(device: str) -> torch.device:
 class Detector:
     image_size: int = param(64, "side of the square images the networks see; inputs are resized to it")
     channels: int = param(1, "1 for grey, 3 for colour")
-    epochs: int = param(25, "training epochs over the normal images")
+    steps: int = param(2000, "optimizer steps of training, one batch each, whatever the number of images")
+    rounds: int = param(10, "training is cut into rounds: after each the state is saved and validated")
     batch_size: int = param(64, "images per training and scoring batch")
     lr: float = param(2e-4, "learning rate of the training optimizers")
     contamination: float = param(
         0.05, "share of normal training images allowed above threshold_: it is their (1 - contamination) quantile"
     )
-    threshold_images: int = param(256, "training images (a seeded sample) scored at fit time to set threshold_")
+    validation_split: float = param(
+        0.2, "share of the normal images held out of training (seeded): threshold_ and validation come from them"
+    )
+    threshold_images: int = param(256, "at most this many images held out (with no split: scored for threshold_)")
     patch_size: int = param(0, "0: networks see whole images; else they see patch_size squares of the image")
     patch_stride: int = param(0, "stride of the scoring window in patch mode (0: half the patch size)")
-    patches_per_image: int = param(16, "patch mode: random patches cut from each training image per epoch")
+    patches_per_image: int = param(16, "patch mode: random patches cut from each training image at each read")
     seed: int = param(0, "seed of every random draw; the same seed gives the same model on CPU")
     device: str = param("auto", "'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'")
     devices: int = param(1, "training processes per machine (GPUs, or CPU processes), data-parallel")
@@ -70,6 +76,7 @@ class Detector:
     precision: str = param("32-true", "lightning-fabric precision: '32-true', 'bf16-mixed', '16-mixed', ...")
 
     network_names: ClassVar[tuple[str, ...]] = ()  # fitted modules, saved by name with a trailing '_'
+    command: ClassVar[str] = ""  # its name on the command line: ganspect fit <command>
 
     @property
     def net_size(self) -> int:
@@ -80,7 +87,8 @@ class Detector:
     def _check_params(self) -> None:
         positive = (
             "image_size",
-            "epochs",
+            "steps",
+            "rounds",
             "batch_size",
             "threshold_images",
             "patches_per_image",
@@ -101,6 +109,10 @@ class Detector:
                 raise ValueError(f"{name}: expected an integer >= 0, got {value!r}")
         if self.patch_size > self.image_size:
             raise ValueError(f"patch_size: must not exceed image_size ({self.image_size}), got {self.patch_size}")
+        if self.rounds > self.steps:
+            raise ValueError(f"rounds: must not exceed steps ({self.steps}), got {self.rounds}")
+        if not 0 <= self.validation_split < 1:
+            raise ValueError(f"validation_split: expected a share in [0, 1), got {self.validation_split!r}")
         if not 0 <= self.contamination < 1:
             raise ValueError(f"contamination: expected a share in [0, 1), got {self.contamination!r}")
         resolve_device(self.device)
@@ -120,9 +132,12 @@ class Detector:
     def fit(self, images, progress: bool = False, checkpoint: str | Path | None = None, resume: bool = False):
         """Learn normal appearance from `images` (normal only); returns self. A refit starts from scratch.
 
-        With `checkpoint`, the training state is written there (atomically) after every epoch and removed when
-        training ends; with `resume=True` as well, a training killed midway continues from it and ends with the
-        same model as an uninterrupted run (on CPU, same seed)."""
+        A seeded share `validation_split` of the images is held out of training: `threshold_` comes from their
+        scores, and synthetic defects made from them give the validation figures in `validation_` (and pick the
+        round whose networks are kept, where the method validates by round). With `checkpoint`, the training state
+        is written there (atomically) after every round and removed when training ends; with `resume=True` as well,
+        a training killed midway continues from it and ends with the same model as an uninterrupted run (on CPU,
+        same seed)."""
         self._check_params()
         self._checkpoint_path = Path(checkpoint) if checkpoint else None
         if self._checkpoint_path and not resume:
@@ -131,17 +146,29 @@ class Detector:
         if len(data) == 0:
             raise ValueError("images: expected at least one normal training image, got none")
         self.device_ = resolve_device(self.device)
-        # fork_rng: the library never moves the caller's global random state
-        train_data = cache_if_small(data)
+        data = cache_if_small(data)
+        train_idx, held_idx = split_indices(len(data), self.validation_split, self.threshold_images, self.seed)
+        self._validation = Validation(data, held_idx, self.seed) if held_idx else None
+        train_data = Subset(data, train_idx) if held_idx else data
         if self.patch_size:
             train_data = RandomPatches(train_data, self.patch_size, self.patches_per_image, self.seed)
+        # fork_rng: the library never moves the caller's global random state
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(self.seed)
             self._train(train_data, progress)
+        self._freeze()
+        if self._validation is not None:
+            figures = self._validation.measure(self)
+            self.held_out_scores_ = figures.pop("normal_scores")
+            self.validation_ = {"held_out_images": len(held_idx), "train_images": len(train_idx), **figures}
+            log.info("validation: %s", self.validation_)
+            self.threshold_ = float(np.quantile(self.held_out_scores_, 1 - self.contamination))
+        else:
+            self.validation_ = {"held_out_images": 0, "train_images": len(train_idx)}
+            self.threshold_ = self._threshold_from(data, progress)
+        self._validation = None  # its images are of no further use
         if self._checkpoint_path:
             self._checkpoint_path.unlink(missing_ok=True)
-        self._freeze()
-        self.threshold_ = self._threshold_from(data, progress)
         return self
 
     def score_and_map(self, images, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -190,6 +217,7 @@ class Detector:
             "networks": {n: getattr(self, n + "_").state_dict() for n in self.network_names},
             "threshold": float(self.threshold_),
             "history": {k: [float(v) for v in vs] for k, vs in self.history_.items()},
+            "validation": {k: float(v) for k, v in self.validation_.items()},
         }
 
     @classmethod
@@ -207,6 +235,7 @@ class Detector:
             setattr(det, name + "_", net.to(det.device_))
         det.threshold_ = float(ckpt["threshold"])
         det.history_ = {k: list(v) for k, v in ckpt["history"].items()}
+        det.validation_ = dict(ckpt.get("validation", {}))
         det._freeze()
         return det
 
@@ -219,9 +248,27 @@ class Detector:
         patch_maps = torch.cat([r[1] for r in results]).view(len(x), len(corners), *patches.shape[-2:])
         return stitch_patches(patch_scores, patch_maps, corners, self.image_size)
 
-    def _epoch_checkpoint(self, modules: dict, optimizers: dict, shuffle_rng, data, fabric) -> EpochCheckpoint:
+    def _round_checkpoint(
+        self, modules: dict, optimizers: dict, shuffle_rng, data, fabric, best: BestRound | None = None
+    ) -> RoundCheckpoint:
         path = getattr(self, "_checkpoint_path", None)
-        return EpochCheckpoint(path, dataclasses.asdict(self), modules, optimizers, shuffle_rng, data, fabric)
+        return RoundCheckpoint(path, dataclasses.asdict(self), modules, optimizers, shuffle_rng, data, fabric, best)
+
+    def _validate_round(self, index: int, modules: dict[str, nn.Module], best: BestRound) -> None:
+        """Measure the validation proxy with `modules` (fitted name -> network) as they stand after round `index`,
+        record it in history_, and let `best` keep them if they are the best so far. No held-out images: nothing
+        to measure, and the last round is kept."""
+        if getattr(self, "_validation", None) is None:
+            return
+        modes = {name: m.training for name, m in modules.items()}
+        for name, module in modules.items():
+            setattr(self, name + "_", module.eval())  # eval(): scored exactly as the fitted model will score
+        figures = self._validation.measure(self)
+        for name, module in modules.items():
+            module.train(modes[name])
+        for key in ("proxy_auroc", "proxy_pixel_auroc", "proxy"):
+            self.history_.setdefault(key, []).append(figures[key])
+        best.offer(figures["proxy"], index, modules)
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -247,9 +294,10 @@ class Detector:
 def detector_classes() -> dict[str, type[Detector]]:
     """Every detector by its class name: the one list that the CLI and `load` share."""
     from .anogan import AnoGAN
+    from .baselines import PCAReconstruction, PixelGaussian
     from .ognet import OGNet
 
-    return {"AnoGAN": AnoGAN, "OGNet": OGNet}
+    return {"AnoGAN": AnoGAN, "OGNet": OGNet, "PixelGaussian": PixelGaussian, "PCAReconstruction": PCAReconstruction}
 
 
 def load(path: str | Path, device: str | None = None) -> Detector:

@@ -34,7 +34,8 @@ from tqdm.auto import tqdm
 
 from .detector import Detector, param
 from .nets import Autoencoder, Discriminator, OfficialAutoencoder, OfficialDiscriminator, dcgan_layout
-from .train import make_fabric, shuffled_loader
+from .train import make_fabric, round_lengths, shuffled_loader, take
+from .validation import BestRound
 
 ARCHITECTURES = ("lean", "official")
 
@@ -42,14 +43,15 @@ ARCHITECTURES = ("lean", "official")
 @dataclass(kw_only=True, eq=False)
 class OGNet(Detector):
     image_size: int = param(32, "side of the square images the networks see (the paper: 45, official networks)")
-    epochs: int = param(20, "phase one's epochs: G and D at its end are the 'high-epoch' networks")
     lr: float = param(1e-3, "G's Adam learning rate in phase one (the official code's 1e-3)")
     architecture: str = param("lean", "'lean' (DCGAN strided convolutions) or 'official' (the published networks)")
     width: int = param(32, "channels of the first convolution (the official networks: 64)")
     disc_lr: float = param(1e-4, "D's Adam learning rate in phase one (the official code's 1e-4)")
     adversarial_weight: float = param(0.5, "a: G's loss is (1 - a) MSE(G(x~), x) + a BCE(D(G(x~)), real)")
     noise_std: float = param(0.1, "std of the Gaussian noise added to G's input in phase one, in [-1, 1] units")
-    old_epoch: int = param(2, "the epoch (1-based) after which G is frozen as the old generator G_old")
+    old_round: int = param(
+        0, "the round after which G is frozen as G_old (0: picked on validation among the first half of the rounds)"
+    )
     phase_two_steps: int = param(75, "D's steps in phase two (the official code's 75)")
     phase_two_lr: float = param(5e-5, "D's Adam learning rate in phase two (the official code's 5e-5)")
     real_weight: float = param(0.1, "phase two: weight of real images x on the good side (the paper's 0.1)")
@@ -58,6 +60,7 @@ class OGNet(Detector):
     pseudo_weight: float = param(0.5, "phase two: weight of the pseudo-anomalies on the bad side")
 
     network_names: ClassVar[tuple[str, ...]] = ("generator", "old_generator", "discriminator")
+    command: ClassVar[str] = "ognet"
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -68,11 +71,10 @@ class OGNet(Detector):
         elif self.net_size < 17:
             name = "patch_size" if self.patch_size else "image_size"
             raise ValueError(f"{name}: the official networks need 17 pixels or more, got {self.net_size}")
-        for name in ("width", "old_epoch"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)!r}")
-        if self.old_epoch > self.epochs:
-            raise ValueError(f"old_epoch: must not exceed epochs ({self.epochs}), got {self.old_epoch}")
+        if not isinstance(self.width, int) or self.width < 1:
+            raise ValueError(f"width: expected a positive integer, got {self.width!r}")
+        if not isinstance(self.old_round, int) or not 0 <= self.old_round <= self.rounds:
+            raise ValueError(f"old_round: expected 0 (picked on validation) to {self.rounds}, got {self.old_round!r}")
         if not isinstance(self.phase_two_steps, int) or self.phase_two_steps < 0:
             raise ValueError(f"phase_two_steps: expected an integer >= 0, got {self.phase_two_steps!r}")
         if not 0 <= self.adversarial_weight <= 1:
@@ -98,24 +100,29 @@ class OGNet(Detector):
         fabric = make_fabric(self)
         nets = self._build_networks()
         gen, old_gen, disc = nets["generator"], nets["old_generator"], nets["discriminator"]
+        # G after each of the rounds that may give G_old (one round when it is fixed), checkpointed with the rest
+        candidates = nn.ModuleList(copy.deepcopy(gen) for _ in self._old_rounds())
         opts = {
             "generator": torch.optim.Adam(gen.parameters(), lr=self.lr, betas=(0.5, 0.999)),
             "discriminator": torch.optim.Adam(disc.parameters(), lr=self.disc_lr, betas=(0.5, 0.999)),
         }
         train_gen, opt_gen = fabric.setup(gen, opts["generator"])
         train_disc, opt_disc = fabric.setup(disc, opts["discriminator"])
-        loader, shuffle_rng = shuffled_loader(fabric, data, self.batch_size, self.seed)
+        loader, shuffle_rng = shuffled_loader(fabric, data, self.batch_size, self.seed, -(-self.steps // self.rounds))
         self.history_ = {"loss_disc": [], "loss_gen": [], "loss_phase_two": []}
-        # phase two is short and restarts whole after a kill: the checkpoint covers phase one's epochs
-        ckpt = self._epoch_checkpoint(nets, opts, shuffle_rng, data, fabric)
+        # phase two is short and restarts whole after a kill: the checkpoint covers phase one's rounds
+        modules = {**nets, "old_candidates": candidates}
+        ckpt = self._round_checkpoint(modules, opts, shuffle_rng, data, fabric)
         start = ckpt.restore(self.history_)
         a = self.adversarial_weight
 
         # Phase one: G reconstructs noisy normal images, D tells real from reconstructed
-        bar = tqdm(total=self.epochs, desc="OGNet: phase one", unit="epoch", disable=not progress, initial=start)
-        for epoch in range(start, self.epochs):
+        lengths = round_lengths(self.steps, self.rounds)
+        done = sum(lengths[:start])
+        bar = tqdm(total=self.steps, desc="OGNet: phase one", unit="step", disable=not progress, initial=done)
+        for index in range(start, self.rounds):
             sums = torch.zeros(2, device=fabric.device)
-            for x in loader:
+            for x in take(loader, lengths[index]):
                 real = x * 2 - 1  # (B, C, S, S) in [-1, 1]
                 noisy = real + self.noise_std * torch.randn_like(real)
                 recon = train_gen(noisy)
@@ -138,33 +145,61 @@ class OGNet(Detector):
                 fabric.backward(loss_gen)
                 opt_gen.step()
                 sums += torch.stack([loss_disc.detach(), loss_gen.detach()])
-
-            if epoch + 1 == self.old_epoch:  # before the epoch is recorded, so a resumed run has G_old too
-                old_gen.load_state_dict(copy.deepcopy(gen.state_dict()))
-            ckpt.record(epoch, self.history_, sums / len(loader), ("loss_disc", "loss_gen"))
-            bar.update()
+                bar.update()
+            if index + 1 in self._old_rounds():  # before the round is recorded, so a resumed run has it too
+                candidates[self._old_rounds().index(index + 1)].load_state_dict(gen.state_dict())
+            ckpt.record(index, self.history_, sums / lengths[index], ("loss_disc", "loss_gen"))
         bar.close()
+        self._phase_two(fabric, train_disc, gen, old_gen, disc, candidates, loader, ckpt, progress)
+        self.generator_, self.old_generator_, self.discriminator_ = gen, old_gen, disc
 
-        # Phase two: G and G_old frozen (eval, no grad); only D learns good from bad reconstructions
+    def _old_rounds(self) -> list[int]:
+        """The rounds after which G may become G_old: the one fixed by `old_round`; with validation, every round
+        of the first half (the paper's old generator is an early, low-epoch one); without it, round 1."""
+        if self.old_round:
+            return [self.old_round]
+        if self.validation_split > 0:
+            return list(range(1, max(1, self.rounds // 2) + 1))
+        return [1]
+
+    def _phase_two(self, fabric, train_disc, gen, old_gen, disc, candidates, loader, ckpt, progress: bool) -> None:
+        """Phase two, once per candidate G_old, each from phase one's D; after each of its rounds the validation
+        proxy is measured, and the (G_old, D) pair of the best round is kept. G and G_old are frozen (eval, no
+        grad); only D learns."""
         gen.eval().requires_grad_(False)
         old_gen.to(fabric.device).eval().requires_grad_(False)
-        opt_two = torch.optim.Adam(disc.parameters(), lr=self.phase_two_lr, betas=(0.5, 0.999))
-        opt_two = fabric.setup_optimizers(opt_two)
-        step = 0
-        with tqdm(total=self.phase_two_steps, desc="OGNet: phase two", unit="step", disable=not progress) as bar:
-            while step < self.phase_two_steps:
-                for x in loader:
-                    if step == self.phase_two_steps:
-                        break
+        phase_one_disc = copy.deepcopy(disc.state_dict())
+        best, kept = BestRound(), (self._old_rounds()[-1], self.phase_two_steps)
+        lengths = round_lengths(self.phase_two_steps, self.rounds) if self.phase_two_steps else []
+        total = len(candidates) * self.phase_two_steps
+        bar = tqdm(total=total, desc="OGNet: phase two", unit="step", disable=not progress)
+        for old_round, candidate in zip(self._old_rounds(), candidates, strict=True):
+            old_gen.load_state_dict(candidate.state_dict())
+            disc.load_state_dict(phase_one_disc)
+            opt_two = fabric.setup_optimizers(
+                torch.optim.Adam(disc.parameters(), lr=self.phase_two_lr, betas=(0.5, 0.999))
+            )
+            for index, length in enumerate(lengths):
+                for x in take(loader, length):
+                    # D: good (x, G(x)) scores 1, bad (G_old(x), pseudo-anomalies) scores 0
                     loss = self._phase_two_loss(train_disc, gen, old_gen, x * 2 - 1)
                     opt_two.zero_grad(set_to_none=True)
                     fabric.backward(loss)
                     opt_two.step()
-                    ckpt.check_finite(self.epochs, loss_phase_two=loss.item())
+                    ckpt.check_finite(self.rounds, loss_phase_two=loss.item())
                     self.history_["loss_phase_two"].append(loss.item())
-                    step += 1
                     bar.update()
-        self.generator_, self.old_generator_, self.discriminator_ = gen, old_gen, disc
+                networks = {"generator": gen, "old_generator": old_gen, "discriminator": disc}
+                before = best.proxy
+                self._validate_round(index, networks, best)
+                if best.proxy > before:
+                    kept = (old_round, sum(lengths[: index + 1]))
+        bar.close()
+        if best.round >= 0:
+            best.restore({"old_generator": old_gen, "discriminator": disc})
+            self.history_["kept_old_round"], self.history_["kept_phase_two_steps"] = [float(kept[0])], [float(kept[1])]
+        old_gen.eval()
+        disc.eval()
 
     def _phase_two_loss(self, disc, gen, old_gen, real: torch.Tensor) -> torch.Tensor:
         """Weighted BCE: good (label 1) = x and G(x); bad (label 0) = G_old(x) and pseudo-anomalies."""

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .checkpoint import read_checkpoint, save_checkpoint
 from .data import RandomPatches, concat_patches
+from .validation import BestRound
 
 
 def make_fabric(det) -> Fabric:
@@ -38,41 +39,67 @@ def make_fabric(det) -> Fabric:
 
 
 class ShardSampler(Sampler[int]):
-    """A fresh permutation each epoch from `generator`, the same on every process (same seed, same draws); each
-    process takes every world-th index from its rank on, all shares of equal length. One process: a plain shuffle."""
+    """`length` indices per round for this process: fresh permutations from `generator`, the same on every process
+    (same seed, same draws), as many as the round needs; each process takes every world-th index from its rank on,
+    all shares of equal length. One process: plain shuffles, one after another.
 
-    def __init__(self, size: int, rank: int, world: int, generator: torch.Generator):
-        self.size, self.rank, self.world, self.generator = size, rank, world, generator
+    A round is a fixed number of optimizer steps whatever the set's size: 30 images and 6,000 get the same training
+    length, the small set simply revisits its images more often."""
+
+    def __init__(self, size: int, rank: int, world: int, generator: torch.Generator, length: int):
+        self.size, self.rank, self.world, self.generator, self.length = size, rank, world, generator, length
 
     def __len__(self) -> int:
-        return self.size // self.world
+        return self.length
 
     def __iter__(self) -> Iterator[int]:
-        order = torch.randperm(self.size, generator=self.generator)
-        return iter(order[self.rank :: self.world][: len(self)].tolist())
+        share = self.size // self.world
+        out: list[int] = []
+        while len(out) < self.length:  # each round starts on a fresh permutation, so a resumed round draws the same
+            order = torch.randperm(self.size, generator=self.generator)
+            out += order[self.rank :: self.world][:share].tolist()
+        return iter(out[: self.length])
 
 
-def shuffled_loader(fabric: Fabric, data: Dataset, batch_size: int, seed: int) -> tuple[DataLoader, torch.Generator]:
-    """Reshuffled each epoch from a local generator, so the order depends on `seed` alone; with several processes
-    each sees its own share of every epoch.
+def shuffled_loader(
+    fabric: Fabric, data: Dataset, batch_size: int, seed: int, steps: int
+) -> tuple[DataLoader, torch.Generator]:
+    """`steps` batches per pass (a round), reshuffled from a local generator, so the order depends on `seed` alone;
+    with several processes each sees its own share of every permutation.
 
-    With RandomPatches, a batch holds batch_size patches from batch_size / count images. Returns the loader and
-    its generator, whose state a resumable training saves."""
+    A batch holds batch_size images, or all of a smaller set (per process); with RandomPatches, batch_size patches
+    from batch_size / count images. Returns the loader and its generator, whose state a resumable training saves."""
     if len(data) < fabric.world_size:  # type: ignore[arg-type]
         raise ValueError(f"images: {len(data)} training images cannot be shared among {fabric.world_size} processes")
     generator = torch.Generator().manual_seed(seed)
-    sampler = ShardSampler(len(data), fabric.global_rank, fabric.world_size, generator)  # type: ignore[arg-type]
     per_item = data.count if isinstance(data, RandomPatches) else 1
-    items = max(1, min(batch_size // per_item, len(sampler)))
+    items = max(1, min(batch_size // per_item, len(data) // fabric.world_size))  # type: ignore[arg-type]
+    sampler = ShardSampler(len(data), fabric.global_rank, fabric.world_size, generator, items * steps)  # type: ignore[arg-type]
     loader = DataLoader(
         data,
         batch_size=items,
         sampler=sampler,
-        drop_last=len(sampler) > items,  # no tiny last batch for BatchNorm
         generator=generator,
         collate_fn=concat_patches if isinstance(data, RandomPatches) else None,
     )
     return fabric.setup_dataloaders(loader, use_distributed_sampler=False), generator
+
+
+def round_lengths(steps: int, rounds: int) -> list[int]:
+    """`steps` optimizer steps cut into `rounds` rounds as evenly as integers allow."""
+    return [steps * (r + 1) // rounds - steps * r // rounds for r in range(rounds)]
+
+
+def take(loader: DataLoader, count: int) -> Iterator:
+    """`count` batches from `loader`, starting a new pass wherever one ends; a round always begins on a new pass,
+    so the batches of a resumed round are those of an uninterrupted one."""
+    taken = 0
+    while taken < count:
+        for batch in loader:
+            yield batch
+            taken += 1
+            if taken == count:
+                return
 
 
 def average_buffers(fabric: Fabric, modules: dict) -> None:
@@ -85,21 +112,30 @@ def average_buffers(fabric: Fabric, modules: dict) -> None:
                 buffer.copy_(fabric.all_reduce(buffer, reduce_op="mean"))
 
 
-class EpochCheckpoint:
-    """The whole training state, written atomically after every epoch, so that a killed training resumes and
-    ends with the same model as an uninterrupted one: networks, optimizers, history, the epoch, the random state
-    of noise draws and shuffling, and how often each image's random patches were drawn."""
+class RoundCheckpoint:
+    """The whole training state, written atomically after every round, so that a killed training resumes and
+    ends with the same model as an uninterrupted one: networks, optimizers, history, the round, the random state
+    of noise draws and shuffling, how often each image's random patches were drawn, and the best round's networks
+    so far (`best`, when validation picks a round)."""
 
     def __init__(
-        self, path: str | Path | None, params: dict, modules: dict, optimizers: dict, shuffle_rng, data, fabric=None
+        self,
+        path: str | Path | None,
+        params: dict,
+        modules: dict,
+        optimizers: dict,
+        shuffle_rng,
+        data,
+        fabric=None,
+        best: BestRound | None = None,
     ):
         self.path, self.fabric = Path(path) if path else None, fabric
         self.params, self.modules, self.optimizers = params, modules, optimizers
-        self.shuffle_rng, self.data = shuffle_rng, data
+        self.shuffle_rng, self.data, self.best = shuffle_rng, data, best
         self.last_saved: int | None = None
 
     def restore(self, history: dict) -> int:
-        """Load a saved state if there is one (filling `history` in place); returns the epoch to start from."""
+        """Load a saved state if there is one (filling `history` in place); returns the round to start from."""
         if self.path is None or not self.path.exists():
             return 0
         state = read_checkpoint(self.path)
@@ -121,59 +157,63 @@ class EpochCheckpoint:
         self.shuffle_rng.set_state(state["shuffle_rng"])
         if isinstance(self.data, RandomPatches):
             self.data.reads = list(state["patch_reads"])
-        self.last_saved = state["epoch"]
-        return state["epoch"]
+        if self.best is not None:
+            self.best.load_state_dict(state["best"])
+        self.last_saved = state["round"]
+        return state["round"]
 
-    def record(self, epoch: int, history: dict, batch_means: torch.Tensor, names: tuple[str, ...]) -> None:
-        """Close epoch `epoch` (0-based): its per-batch mean losses, averaged over processes, stop training if
-        not finite, join the history; then the epoch ends."""
+    def record(
+        self, index: int, history: dict, batch_means: torch.Tensor, names: tuple[str, ...], validate=None
+    ) -> None:
+        """Close round `index` (0-based): its per-batch mean losses, averaged over processes, stop training if
+        not finite, join the history; statistics agree across processes; `validate()`, when given, measures the
+        round's networks; then the state is saved."""
         if self.fabric is not None:
             batch_means = self.fabric.all_reduce(batch_means, reduce_op="mean")
         losses = dict(zip(names, batch_means.reshape(-1).tolist(), strict=True))
-        self.check_finite(epoch, **losses)
+        self.check_finite(index, **losses)
         for name, value in losses.items():
             history.setdefault(name, []).append(value)
-        self.end_epoch(epoch + 1, history)
-
-    def end_epoch(self, epoch: int, history: dict) -> None:
-        """`epoch` epochs are complete: statistics agree across processes, and the state is saved."""
         if self.fabric is not None:
             average_buffers(self.fabric, self.modules)
-        self.save(epoch, history)
+        if validate is not None:
+            validate()
+        self.save(index + 1, history)
 
-    def save(self, epoch: int, history: dict) -> None:
+    def save(self, rounds: int, history: dict) -> None:
         if self.path is None:
             return
         if self.fabric is not None and self.fabric.world_size > 1:
             self.fabric.barrier()
             if not self.fabric.is_global_zero:  # one process writes
-                self.last_saved = epoch
+                self.last_saved = rounds
                 return
         state = {
             "params": self.params,
-            "epoch": epoch,
+            "round": rounds,
             "networks": {name: m.state_dict() for name, m in self.modules.items()},
             "optimizers": {name: o.state_dict() for name, o in self.optimizers.items()},
             "history": history,
             "rng": torch.get_rng_state(),
             "shuffle_rng": self.shuffle_rng.get_state(),
             "patch_reads": list(self.data.reads) if isinstance(self.data, RandomPatches) else [],
+            "best": self.best.state_dict() if self.best is not None else {},
         }
         if torch.cuda.is_available():
             state["cuda_rng"] = torch.cuda.get_rng_state()
         save_checkpoint(self.path, state)
-        self.last_saved = epoch
+        self.last_saved = rounds
 
-    def check_finite(self, epoch: int, **losses: float) -> None:
+    def check_finite(self, index: int, **losses: float) -> None:
         """Stop at the first NaN or infinite loss instead of saving a silently broken model."""
         bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
         if bad:
             last = (
-                f"the last good state is {self.path}, after epoch {self.last_saved}"
+                f"the last good state is {self.path}, after round {self.last_saved}"
                 if self.path and self.last_saved
                 else "no good state was saved"
             )
             raise FloatingPointError(
-                f"training diverged in epoch {epoch + 1}: {', '.join(f'{k}={v}' for k, v in bad.items())}; "
+                f"training diverged in round {index + 1}: {', '.join(f'{k}={v}' for k, v in bad.items())}; "
                 f"{last}; no model was written. Try a lower lr or another seed"
             )

@@ -1,0 +1,84 @@
+"""Validation without test labels: held-out normal images, and synthetic defects made from them.
+
+`fit` holds out a seeded share of the normal images; the networks never train on them. They serve twice:
+- the threshold: `threshold_` is the (1 - contamination) quantile of their scores, so it reflects images the
+  model has not seen (training images score low, and a threshold set on them flags too much);
+- a proxy of quality: each held-out image also gets synthetic defects (`ganspect.synthetic`), and how well the
+  model separates the clean images from their defective copies (image AUROC) and finds the defects' pixels (pixel
+  AUROC) is measured after every training round. The mean of the two picks which round's networks are kept.
+
+Only normal images are used, so this works on any user's data; the test set's labels are never looked at.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+from torch.utils.data import Dataset, Subset
+
+from .synthetic import make_defects
+
+PROXY_IMAGES = 48  # defective copies to make at least, spread over the held-out images
+
+
+def split_indices(size: int, share: float, cap: int, seed: int) -> tuple[list[int], list[int]]:
+    """(training indices, held-out indices): a seeded `share` of `size` images held out, at most `cap`, at least one
+    when share > 0, and never all of them."""
+    held = min(cap, max(1, round(share * size)), size - 1) if share > 0 and size > 1 else 0
+    order = torch.randperm(size, generator=torch.Generator().manual_seed(seed)).tolist()
+    return sorted(order[held:]), sorted(order[:held])
+
+
+class Validation:
+    """The held-out normal images (V, C, S, S) and synthetic defects made from them (D, C, S, S) with masks."""
+
+    def __init__(self, data: Dataset, indices: list[int], seed: int):
+        self.indices = indices
+        subset = Subset(data, indices)
+        self.normal = torch.stack([subset[i] for i in range(len(subset))])
+        per_image = max(1, math.ceil(PROXY_IMAGES / len(indices)))
+        self.defective, self.masks = make_defects(self.normal, seed, per_image=per_image)
+
+    def measure(self, det) -> dict[str, float]:
+        """Score the held-out images and their defective copies with `det` as it stands; the proxy figures and the
+        held-out normal scores."""
+        normal_scores, normal_maps = det.score_and_map(self.normal)
+        defect_scores, defect_maps = det.score_and_map(self.defective)
+        labels = np.r_[np.zeros(len(normal_scores)), np.ones(len(defect_scores))]
+        pixel_labels = np.r_[np.zeros(normal_maps.size), self.masks.numpy().ravel()]
+        pixel_values = np.r_[normal_maps.ravel(), defect_maps.ravel()]
+        image_auroc = float(roc_auc_score(labels, np.r_[normal_scores, defect_scores]))
+        pixel_auroc = float(roc_auc_score(pixel_labels, pixel_values))
+        return {
+            "proxy_auroc": image_auroc,
+            "proxy_pixel_auroc": pixel_auroc,
+            "proxy": (image_auroc + pixel_auroc) / 2,
+            "normal_scores": normal_scores,
+        }
+
+
+class BestRound:
+    """The networks of the training round with the highest validation proxy so far (ties keep the earlier)."""
+
+    def __init__(self) -> None:
+        self.proxy, self.round, self.states = -math.inf, -1, {}
+
+    def offer(self, proxy: float, index: int, modules: dict[str, torch.nn.Module]) -> None:
+        if proxy > self.proxy:
+            self.proxy, self.round = proxy, index
+            self.states = {name: copy.deepcopy(m.state_dict()) for name, m in modules.items()}
+
+    def restore(self, modules: dict[str, torch.nn.Module]) -> None:
+        for name, module in modules.items():
+            if name in self.states:
+                module.load_state_dict(self.states[name])
+
+    def state_dict(self) -> dict:
+        return {"proxy": self.proxy, "round": self.round, "states": self.states}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.proxy, self.round, self.states = state["proxy"], state["round"], state["states"]

@@ -1,0 +1,49 @@
+"""Synthetic defects: seeded, made from the given images alone, and masked exactly where pixels changed."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganspect.synthetic import CHANGED, DEFECTS, make_defects
+
+from .conftest import TEXTURES, need
+
+
+@pytest.fixture(scope="module")
+def textures():
+    """Two real grey textures, 64x64 crops, as (2, 1, 64, 64) floats."""
+    folder = need(TEXTURES)
+    crops = [np.asarray(Image.open(folder / f"{n}.png").convert("L"))[100:164, 100:164] for n in ("brick", "gravel")]
+    return torch.from_numpy(np.stack(crops)).float()[:, None] / 255
+
+
+def random_images(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(4, 3, 48, 40, generator=g)  # colour, not square: every kind must cope
+
+
+@pytest.mark.parametrize("kind", sorted(DEFECTS))
+def test_mask_is_exactly_where_pixels_changed(kind):
+    images = random_images()
+    for i in range(len(images)):
+        g = torch.Generator().manual_seed(i)
+        out, mask = DEFECTS[kind](images[i], images[(i + 1) % 4], g)
+        changed = (out - images[i]).abs().amax(0) > CHANGED
+        assert torch.equal(mask, changed) and mask.any()
+        assert out.shape == images[i].shape and out.min() >= 0 and out.max() <= 1
+        assert mask.float().mean() < 0.5  # a defect, not a new image
+
+
+def test_defects_are_seeded_and_vary(textures):
+    a, mask_a = make_defects(textures, seed=3, per_image=3)
+    b, mask_b = make_defects(textures, seed=3, per_image=3)
+    c, _ = make_defects(textures, seed=4, per_image=3)
+    assert torch.equal(a, b) and torch.equal(mask_a, mask_b)
+    assert not torch.equal(a, c)
+    assert a.shape == (6, 1, 64, 64) and mask_a.shape == (6, 64, 64)
+    # the copies of one image differ from each other, and each differs from its image only under its mask
+    assert not torch.equal(a[0], a[1])
+    for k in range(6):
+        base = textures[k // 3]
+        assert (a[k][:, ~mask_a[k]] - base[:, ~mask_a[k]]).abs().max() <= CHANGED

@@ -1,0 +1,50 @@
+"""Validation without test labels: the held-out split, the threshold from it, and the proxy's choices."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import ganspect
+from ganspect.validation import split_indices
+
+
+def test_split_is_seeded_disjoint_and_capped():
+    train, held = split_indices(100, 0.2, 256, seed=0)
+    assert len(held) == 20 and len(train) == 80 and not set(train) & set(held)
+    assert split_indices(100, 0.2, 256, seed=0) == (train, held)
+    assert split_indices(100, 0.2, 256, seed=1)[1] != held
+    assert len(split_indices(100, 0.2, 7, seed=0)[1]) == 7  # at most threshold_images
+    assert split_indices(3, 0.1, 256, seed=0)[1] != []  # at least one image when a split is asked for
+    assert split_indices(1, 0.5, 256, seed=0) == ([0], [])  # never the only image
+    assert split_indices(10, 0.0, 256, seed=0) == (list(range(10)), [])
+
+
+def test_held_out_images_never_reach_training(digits):
+    """The per-pixel Gaussian's mean is exactly the mean of what it trained on: the images outside the split."""
+    images = digits.train[:40]
+    det = ganspect.PixelGaussian(image_size=8, validation_split=0.25, device="cpu").fit(images)
+    train, held = split_indices(40, 0.25, det.threshold_images, det.seed)
+    as_unit = images.astype(np.float32) / 255
+    np.testing.assert_allclose(det.statistics_.mean[0].numpy(), as_unit[train].mean(0), atol=1e-6)
+    assert not np.allclose(det.statistics_.mean[0].numpy(), as_unit.mean(0), atol=1e-3)
+    assert det.validation_["held_out_images"] == len(held) == 10
+    # the threshold comes from the held-out images' scores
+    held_scores = det.score(images[held])
+    np.testing.assert_allclose(det.held_out_scores_, held_scores, rtol=1e-6)
+    assert det.threshold_ == pytest.approx(np.quantile(held_scores, 1 - det.contamination))
+
+
+def test_proxy_prefers_the_trained_model_as_the_test_labels_do(digits):
+    """A deliberately bad model (a few steps) against a trained one: the label-free proxy ranks them as the test
+    labels do, and within one training the kept round is the one whose proxy was highest."""
+    settings = dict(image_size=16, width=16, latent_dim=16, batch_size=16, mapping="encoder", device="cpu")
+    bad = ganspect.AnoGAN(**settings, steps=2, rounds=1).fit(digits.train)
+    good = ganspect.AnoGAN(**settings, steps=300, rounds=5).fit(digits.train)
+    auroc = {name: roc_auc_score(digits.test_labels, det.score(digits.test)) for name, det in
+             (("bad", bad), ("good", good))}  # fmt: skip
+    print(f"proxy bad {bad.validation_['proxy']:.3f} good {good.validation_['proxy']:.3f}; test AUROC {auroc}")
+    assert good.validation_["proxy"] > bad.validation_["proxy"]
+    assert auroc["good"] > auroc["bad"]
+    proxies = good.history_["proxy"]
+    assert len(proxies) == 5 and good.history_["kept_round"] == [float(np.argmax(proxies) + 1)]
+    assert good.validation_["proxy"] == pytest.approx(max(proxies))  # the kept networks are the best round's
