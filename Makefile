@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # here; where torch is already in the venv it is kept. Elsewhere, override: make TORCH=torch==2.5.1 test
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench bench-real lint clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,11 @@ test: lint
 bench: install
 	$(BIN)/python benchmarks/speed.py --out bench_out/speed.json
 	$(BIN)/python benchmarks/memory.py --out bench_out/memory.json
+
+# every detector on the cookies (real photos with masks), 3 seeds, baselines included; needs ../shared/data
+COOKIES ?= ../shared/data/cookies
+bench-real: install
+	$(BIN)/python benchmarks/real_images.py --data $(COOKIES) --out bench_out/real-$$(date +%Y%m%d-%H%M%S)
 
 clean:
 	rm -rf $(VENV) demo_out bench_out

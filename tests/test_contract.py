@@ -35,8 +35,8 @@ SMALL = {
     ),
 }
 SMALL["AnoGAN-encoder"] = {**SMALL["AnoGAN"], "mapping": "encoder"}
-SMALL["PixelGaussian"] = dict(image_size=16, threshold_images=32, device="cpu")
-SMALL["PCAReconstruction"] = dict(image_size=16, threshold_images=32, device="cpu")
+SMALL["PixelGaussian"] = dict(image_size=16, batch_size=16, threshold_images=32, device="cpu")
+SMALL["PCAReconstruction"] = dict(image_size=16, batch_size=16, threshold_images=32, device="cpu")
 
 
 def make(name, **overrides):
@@ -93,7 +93,7 @@ def test_save_load_gives_identical_scores(fitted, digits, tmp_path):
 @pytest.mark.parametrize("name", sorted(SMALL))
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("image_size", 30), ("channels", 2), ("steps", 0), ("lr", -1.0), ("contamination", 1.5), ("device", "gpu7")],
+    [("image_size", -3), ("channels", 2), ("steps", 0), ("lr", -1.0), ("contamination", 1.5), ("device", "gpu7")],
 )
 def test_bad_parameter_names_itself(name, field, value, digits):
     with pytest.raises(ValueError, match=field):

@@ -99,3 +99,16 @@ def test_digits_one_class_split_is_disjoint_and_labelled():
     train_rows = {r.tobytes() for r in split.train}
     test_zero_rows = {r.tobytes() for r in split.test[split.test_classes == 0]}
     assert len(train_rows & test_zero_rows) <= 1  # the digits set holds a few identical images
+
+
+def test_smooth_is_a_gaussian_filter_with_mirrored_edges(rng):
+    from scipy import ndimage
+
+    from ganspect.data import smooth
+
+    maps = rng.random((2, 20, 24)).astype(np.float32)
+    for sigma in (0.7, 2.0):
+        ours = smooth(torch.from_numpy(maps), sigma).numpy()
+        theirs = np.stack([ndimage.gaussian_filter(m, sigma, mode="mirror", truncate=3.0) for m in maps])
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    assert np.array_equal(smooth(torch.from_numpy(maps), 0).numpy(), maps)

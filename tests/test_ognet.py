@@ -12,7 +12,7 @@ from ganspect.data import one_class_mnist
 
 from .conftest import MNIST, need
 
-SETTINGS = dict(image_size=28, width=32, steps=235, threshold_images=64, device="cpu")
+SETTINGS = dict(image_size=28, width=32, steps=235, old_round=2, threshold_images=64, device="cpu")
 
 
 @pytest.fixture(scope="module")

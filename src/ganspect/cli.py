@@ -94,7 +94,15 @@ def run(args: argparse.Namespace) -> int:
         if det.global_rank_ != 0:  # data-parallel training: every process trained the same model; one writes it
             return 0
         det.save(args.output)
-        print(f"trained {cls.__name__} on {len(paths)} images in {time.perf_counter() - start:.1f} s -> {args.output}")
+        v = det.validation_
+        seconds = time.perf_counter() - start
+        print(f"trained {cls.__name__} on {v['train_images']} images in {seconds:.1f} s -> {args.output}")
+        if v["held_out_images"]:
+            print(
+                f"validation on {v['held_out_images']} held-out normal images and synthetic defects made from them: "
+                f"image AUROC {v['proxy_auroc']:.3f}, pixel AUROC {v['proxy_pixel_auroc']:.3f}; "
+                f"threshold {det.threshold_:.4g} (their {1 - det.contamination:.0%} quantile)"
+            )
     elif args.command == "score":
         det = load(args.model, args.device)
         paths = expand_paths(args.paths)

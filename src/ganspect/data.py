@@ -403,3 +403,18 @@ def stitch_patches(
         total[:, y : y + p, x : x + p] += patch_maps[:, k]
         count[y : y + p, x : x + p] += 1
     return patch_scores.amax(1), total / count
+
+
+def smooth(maps: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian smoothing of maps (B, H, W), `sigma` in pixels, edges reflected; sigma 0 returns them unchanged.
+    Plain tensor code, so an exported ONNX graph can hold it."""
+    if not sigma:
+        return maps
+    radius = min(int(3 * sigma + 0.5), maps.shape[-1] - 1, maps.shape[-2] - 1)
+    taps = torch.arange(-radius, radius + 1, dtype=maps.dtype, device=maps.device)
+    kernel = torch.exp(-(taps**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    x = maps[:, None]  # (B, 1, H, W)
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), kernel.view(1, 1, 1, -1))
+    x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), kernel.view(1, 1, -1, 1))
+    return x[:, 0]

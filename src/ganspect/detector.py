@@ -22,7 +22,7 @@ from torch.utils.data import Subset
 from tqdm.auto import tqdm
 
 from .checkpoint import read_checkpoint, save_checkpoint
-from .data import RandomPatches, as_dataset, batches, cache_if_small, cut_patches, stitch_patches
+from .data import RandomPatches, as_dataset, batches, cache_if_small, cut_patches, smooth, stitch_patches
 from .train import RoundCheckpoint
 from .validation import BestRound, Validation, split_indices
 
@@ -64,6 +64,8 @@ class Detector:
     validation_split: float = param(
         0.2, "share of the normal images held out of training (seeded): threshold_ and validation come from them"
     )
+    pick_round: bool = param(True, "keep the round whose networks did best on validation (False: the last round)")
+    map_sigma: float = param(0.0, "std in pixels (at image_size) of the Gaussian that smooths the maps; 0: none")
     threshold_images: int = param(256, "at most this many images held out (with no split: scored for threshold_)")
     patch_size: int = param(0, "0: networks see whole images; else they see patch_size squares of the image")
     patch_stride: int = param(0, "stride of the scoring window in patch mode (0: half the patch size)")
@@ -113,6 +115,8 @@ class Detector:
             raise ValueError(f"rounds: must not exceed steps ({self.steps}), got {self.rounds}")
         if not 0 <= self.validation_split < 1:
             raise ValueError(f"validation_split: expected a share in [0, 1), got {self.validation_split!r}")
+        if not (isinstance(self.map_sigma, (int, float)) and 0 <= self.map_sigma <= self.image_size / 4):
+            raise ValueError(f"map_sigma: expected 0 to a quarter of image_size, got {self.map_sigma!r}")
         if not 0 <= self.contamination < 1:
             raise ValueError(f"contamination: expected a share in [0, 1), got {self.contamination!r}")
         resolve_device(self.device)
@@ -194,7 +198,7 @@ class Detector:
         for x in tqdm(batches(data, self.batch_size), desc="scoring", unit="batch", disable=not progress):
             x = x.to(self.device_)
             s, m = self._score_patches(x) if self.patch_size else self._score_batch(x)
-            yield s.float().cpu().numpy(), m.float().cpu().numpy()
+            yield s.float().cpu().numpy(), smooth(m.float(), self.map_sigma).cpu().numpy()
 
     def anomaly_map(self, images, progress: bool = False) -> np.ndarray:
         """(N, S, S) float32: how anomalous each pixel looks, at the model's image size."""
@@ -268,7 +272,7 @@ class Detector:
             module.train(modes[name])
         for key in ("proxy_auroc", "proxy_pixel_auroc", "proxy"):
             self.history_.setdefault(key, []).append(figures[key])
-        best.offer(figures["proxy"], index, modules)
+        best.offer(figures["proxy"], index, modules, always=not self.pick_round)
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:

@@ -109,6 +109,8 @@ def evaluate_folder(
         det.threshold_,
         [f"{t.defect}/{t.path.name}" for t in items],
         lambda i: overlay(*view(i), scale=scale),
+        validation=getattr(det, "validation_", None),
+        history=getattr(det, "history_", None),
     )
     return metrics
 

@@ -169,7 +169,7 @@ class OGNet(Detector):
         gen.eval().requires_grad_(False)
         old_gen.to(fabric.device).eval().requires_grad_(False)
         phase_one_disc = copy.deepcopy(disc.state_dict())
-        best, kept = BestRound(), (self._old_rounds()[-1], self.phase_two_steps)
+        best, kept = BestRound(), (0, 0)
         lengths = round_lengths(self.phase_two_steps, self.rounds) if self.phase_two_steps else []
         total = len(candidates) * self.phase_two_steps
         bar = tqdm(total=total, desc="OGNet: phase two", unit="step", disable=not progress)
@@ -197,7 +197,10 @@ class OGNet(Detector):
         bar.close()
         if best.round >= 0:
             best.restore({"old_generator": old_gen, "discriminator": disc})
-            self.history_["kept_old_round"], self.history_["kept_phase_two_steps"] = [float(kept[0])], [float(kept[1])]
+        else:  # nothing validated: the earliest candidate (one candidate unless phase two has no steps)
+            old_gen.load_state_dict(candidates[0].state_dict())
+            kept = (self._old_rounds()[0], self.phase_two_steps)
+        self.history_["kept_old_round"], self.history_["kept_phase_two_steps"] = [float(kept[0])], [float(kept[1])]
         old_gen.eval()
         disc.eval()
 

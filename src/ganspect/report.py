@@ -69,6 +69,21 @@ def histogram_plot(labels: np.ndarray, scores: np.ndarray, threshold: float) -> 
     return _png_data_uri(fig)
 
 
+def validation_plot(history: dict) -> str | None:
+    """The validation proxy after every training round, the kept round marked; None when nothing was validated."""
+    if not history.get("proxy"):
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    rounds = np.arange(1, len(history["proxy"]) + 1)
+    for key, label in (("proxy_auroc", "image AUROC"), ("proxy_pixel_auroc", "pixel AUROC"), ("proxy", "mean")):
+        ax.plot(rounds, history[key], marker="o", ms=3, label=label, lw=2 if key == "proxy" else 1)
+    best = int(np.argmax(history["proxy"]))
+    ax.axvline(rounds[best], color="black", ls="--", lw=1, label="kept")
+    ax.set(xlabel="validated round", ylabel="on synthetic defects", title="Validation after each round")
+    ax.legend()
+    return _png_data_uri(fig)
+
+
 def _figure(name: str, label: int, score: float, predicted: int, overlay: Image.Image) -> str:
     truth = "anomalous" if label else "normal"
     verdict = "flagged" if predicted else "passed"
@@ -88,10 +103,13 @@ def write_report(
     threshold: float,
     names: list[str],
     render: Callable[[int], Image.Image],
+    validation: dict | None = None,
+    history: dict | None = None,
     gallery_size: int = 48,
     worst: int = 6,
 ) -> None:
-    """render(i) -> the overlay of test image i (image | heat map, mask outlined)."""
+    """render(i) -> the overlay of test image i (image | heat map, mask outlined). `validation` and `history` are
+    the detector's validation_ and history_: what it measured on held-out normal images at fit time."""
     order = np.argsort(-scores)
     gallery = order[np.unique(np.linspace(0, len(order) - 1, min(gallery_size, len(order))).round().astype(int))]
     predicted = (scores > threshold).astype(int)
@@ -104,11 +122,25 @@ def write_report(
         cells = (_figure(names[i], labels[i], scores[i], predicted[i], render(i)) for i in indices)
         return '<div class="gallery">' + "".join(cells) + "</div>"
 
-    rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td class='v'>{v:.4f}</td></tr>"
-        if isinstance(v, float)
-        else f"<tr><td>{html.escape(k)}</td><td class='v'>{html.escape(str(v))}</td></tr>"
-        for k, v in metrics.items()
+    def table(values: dict) -> str:
+        return "".join(
+            f"<tr><td>{html.escape(k)}</td><td class='v'>{v:.4f}</td></tr>"
+            if isinstance(v, float)
+            else f"<tr><td>{html.escape(k)}</td><td class='v'>{html.escape(str(v))}</td></tr>"
+            for k, v in values.items()
+        )
+
+    rows = table(metrics)
+    plot = validation_plot(history or {})
+    plot_html = f'<div class="plots"><img src="{plot}" alt="validation after each round"></div>' if plot else ""
+    held_out = (
+        f"""<h2>Validation at fit time</h2><p class="note">Measured on normal images held out of training and
+on synthetic defects made from them (no test label is used): the threshold comes from the held-out scores, and the
+proxy (the mean of the image and pixel AUROC on the synthetic defects) picked the round whose networks were kept.</p>
+<table class="metrics">{table(validation)}</table>{plot_html}
+"""
+        if validation
+        else ""
     )
     body = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{STYLE}</style></head><body>
@@ -116,6 +148,7 @@ def write_report(
 <p class="note">Higher score = more anomalous. Heat maps share one colour scale across images; masks are outlined
 in white. An image is flagged when its score exceeds the threshold set at fit time.</p>
 <h2>Metrics</h2><table class="metrics">{rows}</table>
+{held_out}
 <h2>Scores</h2><div class="plots"><img src="{roc_plot(labels, scores, metrics.get("image_auroc", float("nan")))}"
 alt="ROC curve"><img src="{histogram_plot(labels, scores, threshold)}" alt="score histogram"></div>
 <h2>Worst false positives</h2><p class="note">Normal images with the highest scores above the threshold.</p>

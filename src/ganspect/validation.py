@@ -62,13 +62,15 @@ class Validation:
 
 
 class BestRound:
-    """The networks of the training round with the highest validation proxy so far (ties keep the earlier)."""
+    """The networks of the training round to keep: the highest validation proxy so far (ties keep the earlier), or
+    the last one when every offer is made with always=True."""
 
     def __init__(self) -> None:
         self.proxy, self.round, self.states = -math.inf, -1, {}
 
-    def offer(self, proxy: float, index: int, modules: dict[str, torch.nn.Module]) -> None:
-        if proxy > self.proxy:
+    def offer(self, proxy: float, index: int, modules: dict[str, torch.nn.Module], always: bool = False) -> None:
+        """Keep these networks if they beat the best so far (or `always`: the last round is to be kept)."""
+        if always or proxy > self.proxy:
             self.proxy, self.round = proxy, index
             self.states = {name: copy.deepcopy(m.state_dict()) for name, m in modules.items()}
 
