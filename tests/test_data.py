@@ -104,7 +104,7 @@ def test_digits_one_class_split_is_disjoint_and_labelled():
 def test_smooth_is_a_gaussian_filter_with_mirrored_edges(rng):
     from scipy import ndimage
 
-    from ganspect.data import smooth
+    from ganspect.maps import smooth
 
     maps = rng.random((2, 20, 24)).astype(np.float32)
     for sigma in (0.7, 2.0):

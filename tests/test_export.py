@@ -15,6 +15,14 @@ MODELS = {
     "AnoGAN-encoder-patches": lambda: ganspect.AnoGAN(image_size=32, patch_size=16, patch_stride=6, width=8,
                                                       latent_dim=16, steps=4, rounds=2, mapping="encoder",
                                                       threshold_images=8, device="cpu"),
+    # the image score read off the smoothed map, in the graph (whole images) and after stitching (patches)
+    "OGNet-smoothed-map": lambda: ganspect.OGNet(image_size=16, width=8, steps=4, rounds=2, old_round=1,
+                                                 phase_two_steps=5, map_sigma=1.0, image_score="map",
+                                                 threshold_images=8, device="cpu"),
+    "AnoGAN-encoder-patches-map": lambda: ganspect.AnoGAN(image_size=32, patch_size=16, width=8, latent_dim=16, steps=4,
+                                                          rounds=2, mapping="encoder", map_sigma=1.5, image_score="map",
+                                                          threshold_images=8, device="cpu"),
+    "PixelGaussian": lambda: ganspect.PixelGaussian(image_size=16, device="cpu"),
 }  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import roc_auc_score
 
 import ganspect
@@ -48,3 +49,24 @@ def test_proxy_prefers_the_trained_model_as_the_test_labels_do(digits):
     proxies = good.history_["proxy"]
     assert len(proxies) == 5 and good.history_["kept_round"] == [float(np.argmax(proxies) + 1)]
     assert good.validation_["proxy"] == pytest.approx(max(proxies))  # the kept networks are the best round's
+
+
+def test_image_score_rules(digits):
+    """'map' reads the score off the smoothed map; 'auto' takes whichever rule validation found better, and says
+    which in score_rule_ (saved with the model)."""
+    from ganspect.maps import top_mean
+
+    settings = dict(image_size=16, width=8, steps=20, rounds=2, old_round=1, phase_two_steps=0, map_sigma=1.0,
+                    device="cpu")  # fmt: skip
+    by_map = ganspect.OGNet(**settings, image_score="map").fit(digits.train)
+    scores, maps = by_map.score_and_map(digits.test[:20])
+    np.testing.assert_allclose(scores, top_mean(torch.from_numpy(maps), by_map.top_share).numpy(), rtol=1e-6)
+    assert by_map.score_rule_ == "map"
+    auto = ganspect.OGNet(**settings, image_score="auto").fit(digits.train)
+    assert auto.score_rule_ in ("model", "map")
+    model_rule = ganspect.OGNet(**settings, image_score="model").fit(digits.train)
+    chosen = {"model": model_rule, "map": by_map}[auto.score_rule_]
+    other = {"model": by_map, "map": model_rule}[auto.score_rule_]
+    # the same networks (same seed, no validated rounds to pick from) under each rule: auto takes the better
+    assert auto.validation_["proxy_auroc"] == pytest.approx(chosen.validation_["proxy_auroc"])
+    assert auto.validation_["proxy_auroc"] >= other.validation_["proxy_auroc"]

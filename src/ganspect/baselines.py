@@ -23,13 +23,7 @@ from torch import nn
 
 from .data import batches
 from .detector import Detector, param
-
-
-def top_mean(maps: torch.Tensor, share: float) -> torch.Tensor:
-    """(B, H, W) -> (B,): the mean of each map's highest `share` of values (at least one value)."""
-    flat = maps.flatten(1)
-    k = max(1, round(share * flat.shape[1]))
-    return flat.topk(k, dim=1).values.mean(1)
+from .maps import top_mean
 
 
 class PixelStatistics(nn.Module):
@@ -71,7 +65,6 @@ def stacked(data, batch_size: int) -> torch.Tensor:
 class PixelGaussian(Detector):
     """Per-pixel Gaussian baseline: |x - mean| / std per pixel; score = mean of the highest top_share of the map."""
 
-    top_share: float = param(0.01, "image score: mean of this share of the map's highest values")
     min_std: float = param(0.01, "floor on each pixel's standard deviation (0-1 pixel units): flat pixels stay finite")
 
     network_names: ClassVar[tuple[str, ...]] = ("statistics",)
@@ -83,8 +76,6 @@ class PixelGaussian(Detector):
             raise ValueError(
                 f"patch_size: the per-pixel Gaussian models whole images; expected 0, got {self.patch_size}"
             )
-        if not 0 < self.top_share <= 1:
-            raise ValueError(f"top_share: expected a share in (0, 1], got {self.top_share!r}")
         if not self.min_std > 0:
             raise ValueError(f"min_std: expected a positive number, got {self.min_std!r}")
 

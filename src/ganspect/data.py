@@ -405,16 +405,16 @@ def stitch_patches(
     return patch_scores.amax(1), total / count
 
 
-def smooth(maps: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian smoothing of maps (B, H, W), `sigma` in pixels, edges reflected; sigma 0 returns them unchanged.
-    Plain tensor code, so an exported ONNX graph can hold it."""
-    if not sigma:
-        return maps
-    radius = min(int(3 * sigma + 0.5), maps.shape[-1] - 1, maps.shape[-2] - 1)
-    taps = torch.arange(-radius, radius + 1, dtype=maps.dtype, device=maps.device)
-    kernel = torch.exp(-(taps**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
-    x = maps[:, None]  # (B, 1, H, W)
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), kernel.view(1, 1, 1, -1))
-    x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), kernel.view(1, 1, -1, 1))
-    return x[:, 0]
+def augment(x: torch.Tensor, shift: float) -> torch.Tensor:
+    """Training-time variety for small sets, drawn from torch's current random state: each image of x (B, C, S, S)
+    is flipped left-right with probability 1/2 and moved by up to `shift` of its side in each direction (edges
+    replicated)."""
+    flip = torch.rand(len(x), device=x.device) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    pad = round(shift * x.shape[-1])
+    if not pad:
+        return x
+    size = x.shape[-1]
+    padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    offsets = torch.randint(0, 2 * pad + 1, (len(x), 2)).tolist()
+    return torch.stack([padded[i, :, dy : dy + size, dx : dx + size] for i, (dy, dx) in enumerate(offsets)])

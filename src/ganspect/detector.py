@@ -22,7 +22,8 @@ from torch.utils.data import Subset
 from tqdm.auto import tqdm
 
 from .checkpoint import read_checkpoint, save_checkpoint
-from .data import RandomPatches, as_dataset, batches, cache_if_small, cut_patches, smooth, stitch_patches
+from .data import RandomPatches, as_dataset, batches, cache_if_small, cut_patches, stitch_patches
+from .maps import SCORE_RULES, smooth, top_mean
 from .train import RoundCheckpoint
 from .validation import BestRound, Validation, split_indices
 
@@ -66,6 +67,12 @@ class Detector:
     )
     pick_round: bool = param(True, "keep the round whose networks did best on validation (False: the last round)")
     map_sigma: float = param(0.0, "std in pixels (at image_size) of the Gaussian that smooths the maps; 0: none")
+    image_score: str = param(
+        "model",
+        "'model': the method's own score; 'map': the mean of the top_share highest values of the smoothed map; "
+        "'auto': whichever of the two does better on validation",
+    )
+    top_share: float = param(0.01, "share of a map's highest values whose mean is the image score read off a map")
     threshold_images: int = param(256, "at most this many images held out (with no split: scored for threshold_)")
     patch_size: int = param(0, "0: networks see whole images; else they see patch_size squares of the image")
     patch_stride: int = param(0, "stride of the scoring window in patch mode (0: half the patch size)")
@@ -117,6 +124,10 @@ class Detector:
             raise ValueError(f"validation_split: expected a share in [0, 1), got {self.validation_split!r}")
         if not (isinstance(self.map_sigma, (int, float)) and 0 <= self.map_sigma <= self.image_size / 4):
             raise ValueError(f"map_sigma: expected 0 to a quarter of image_size, got {self.map_sigma!r}")
+        if self.image_score not in SCORE_RULES:
+            raise ValueError(f"image_score: expected one of {SCORE_RULES}, got {self.image_score!r}")
+        if not (isinstance(self.top_share, (int, float)) and 0 < self.top_share <= 1):
+            raise ValueError(f"top_share: expected a share in (0, 1], got {self.top_share!r}")
         if not 0 <= self.contamination < 1:
             raise ValueError(f"contamination: expected a share in [0, 1), got {self.contamination!r}")
         resolve_device(self.device)
@@ -163,11 +174,13 @@ class Detector:
         self._freeze()
         if self._validation is not None:
             figures = self._validation.measure(self)
+            self.score_rule_ = figures.pop("rule")
             self.held_out_scores_ = figures.pop("normal_scores")
             self.validation_ = {"held_out_images": len(held_idx), "train_images": len(train_idx), **figures}
             log.info("validation: %s", self.validation_)
             self.threshold_ = float(np.quantile(self.held_out_scores_, 1 - self.contamination))
         else:
+            self.score_rule_ = self._score_rules()[0]
             self.validation_ = {"held_out_images": 0, "train_images": len(train_idx)}
             self.threshold_ = self._threshold_from(data, progress)
         self._validation = None  # its images are of no further use
@@ -191,14 +204,25 @@ class Detector:
         scores = [s for s, _ in self._scored_batches(images, progress)]
         return np.concatenate(scores) if scores else np.zeros(0, np.float32)
 
-    def _scored_batches(self, images, progress: bool):
-        """Yield (scores (B,), maps (B, S, S)) as float32 arrays, one batch at a time, images streamed."""
+    def _scored_batches(self, images, progress: bool, rule: str | None = None):
+        """Yield (scores (B,), maps (B, S, S)) as float32 arrays, one batch at a time, images streamed; `rule`
+        overrides the fitted image-score rule (validation compares rules before one is fitted)."""
         self._check_fitted()
         data = as_dataset(images, self.channels, self.image_size)
         for x in tqdm(batches(data, self.batch_size), desc="scoring", unit="batch", disable=not progress):
             x = x.to(self.device_)
             s, m = self._score_patches(x) if self.patch_size else self._score_batch(x)
-            yield s.float().cpu().numpy(), smooth(m.float(), self.map_sigma).cpu().numpy()
+            s, m = self._finish(s, m, rule or self.score_rule_)
+            yield s.float().cpu().numpy(), m.cpu().numpy()
+
+    def _finish(self, scores: torch.Tensor, maps: torch.Tensor, rule: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The maps smoothed, and the image score the fitted rule gives: the model's own, or read off the map."""
+        maps = smooth(maps.float(), self.map_sigma)
+        return (top_mean(maps, self.top_share) if rule == "map" else scores), maps
+
+    def _score_rules(self) -> tuple[str, ...]:
+        """The image-score rules validation may choose between; the first wins ties."""
+        return ("model", "map") if self.image_score == "auto" else (self.image_score,)
 
     def anomaly_map(self, images, progress: bool = False) -> np.ndarray:
         """(N, S, S) float32: how anomalous each pixel looks, at the model's image size."""
@@ -222,6 +246,7 @@ class Detector:
             "threshold": float(self.threshold_),
             "history": {k: [float(v) for v in vs] for k, vs in self.history_.items()},
             "validation": {k: float(v) for k, v in self.validation_.items()},
+            "score_rule": self.score_rule_,
         }
 
     @classmethod
@@ -240,6 +265,7 @@ class Detector:
         det.threshold_ = float(ckpt["threshold"])
         det.history_ = {k: list(v) for k, v in ckpt["history"].items()}
         det.validation_ = dict(ckpt.get("validation", {}))
+        det.score_rule_ = ckpt.get("score_rule", "model")
         det._freeze()
         return det
 

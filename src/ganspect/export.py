@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .checkpoint import atomic_output
-from .data import as_dataset, batches, cut_patches, smooth, stitch_patches
+from .data import as_dataset, batches, cut_patches, stitch_patches
 from .detector import Detector
 
 
@@ -30,8 +30,9 @@ class OnePassScorer(nn.Module):
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         scores, maps = self.det._score_batch(images)
-        # in patch mode the maps are smoothed after stitching, outside the graph
-        return scores, maps if self.det.patch_size else smooth(maps, self.det.map_sigma)
+        if self.det.patch_size:  # patch results: smoothing and the score rule come after stitching, outside
+            return scores, maps
+        return self.det._finish(scores, maps, self.det.score_rule_)
 
 
 def check_exportable(det: Detector) -> None:
@@ -83,7 +84,8 @@ def score_with_onnx(onnx_path: str | Path, det: Detector, images) -> tuple[np.nd
                 corners,
                 det.image_size,
             )
-            s, m = s.numpy(), smooth(m, det.map_sigma).numpy()
+            s, m = det._finish(s, m, det.score_rule_)
+            s, m = s.numpy(), m.numpy()
         scores.append(s)
         maps.append(m)
     return np.concatenate(scores), np.concatenate(maps)

@@ -20,6 +20,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch.utils.data import Dataset, Subset
 
+from .maps import top_mean
 from .synthetic import make_defects
 
 PROXY_IMAGES = 48  # defective copies to make at least, spread over the held-out images
@@ -43,22 +44,35 @@ class Validation:
         per_image = max(1, math.ceil(PROXY_IMAGES / len(indices)))
         self.defective, self.masks = make_defects(self.normal, seed, per_image=per_image)
 
-    def measure(self, det) -> dict[str, float]:
-        """Score the held-out images and their defective copies with `det` as it stands; the proxy figures and the
-        held-out normal scores."""
-        normal_scores, normal_maps = det.score_and_map(self.normal)
-        defect_scores, defect_maps = det.score_and_map(self.defective)
-        labels = np.r_[np.zeros(len(normal_scores)), np.ones(len(defect_scores))]
-        pixel_labels = np.r_[np.zeros(normal_maps.size), self.masks.numpy().ravel()]
-        pixel_values = np.r_[normal_maps.ravel(), defect_maps.ravel()]
-        image_auroc = float(roc_auc_score(labels, np.r_[normal_scores, defect_scores]))
-        pixel_auroc = float(roc_auc_score(pixel_labels, pixel_values))
-        return {
-            "proxy_auroc": image_auroc,
-            "proxy_pixel_auroc": pixel_auroc,
-            "proxy": (image_auroc + pixel_auroc) / 2,
-            "normal_scores": normal_scores,
+    def measure(self, det) -> dict:
+        """Score the held-out images and their defective copies with `det` as it stands. Returns the proxy figures,
+        the image-score rule that separated them best among those `det` allows (`rule`), and the held-out normal
+        images' scores under that rule (`normal_scores`)."""
+        normal_scores, normal_maps = collect(det, self.normal)
+        defect_scores, defect_maps = collect(det, self.defective)
+        candidates = {
+            "model": (normal_scores, defect_scores),
+            "map": (top_mean(normal_maps, det.top_share), top_mean(defect_maps, det.top_share)),
         }
+        labels = np.r_[np.zeros(len(normal_scores)), np.ones(len(defect_scores))]
+        image = {rule: float(roc_auc_score(labels, torch.cat(candidates[rule]).numpy())) for rule in det._score_rules()}
+        rule = max(image, key=image.get)  # max keeps the first of equals: the model's own score
+        pixel_labels = np.r_[np.zeros(normal_maps.numel()), self.masks.numpy().ravel()]
+        pixel_values = torch.cat([normal_maps.flatten(), defect_maps.flatten()]).numpy()
+        pixel = float(roc_auc_score(pixel_labels, pixel_values))
+        return {
+            "proxy_auroc": image[rule],
+            "proxy_pixel_auroc": pixel,
+            "proxy": (image[rule] + pixel) / 2,
+            "rule": rule,
+            "normal_scores": candidates[rule][0].numpy(),
+        }
+
+
+def collect(det, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's own scores (N,) and the smoothed maps (N, S, S) of `images`, whatever rule is fitted."""
+    batches = list(det._scored_batches(images, False, rule="model"))
+    return torch.cat([torch.from_numpy(s) for s, _ in batches]), torch.cat([torch.from_numpy(m) for _, m in batches])
 
 
 class BestRound:
