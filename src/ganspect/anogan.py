@@ -43,6 +43,11 @@ MAPPINGS = ("search", "encoder")
 
 @dataclass(kw_only=True, eq=False)
 class AnoGAN(Detector):
+    """AnoGAN (IPMI 2017): a DCGAN and a latent search per image, or f-AnoGAN's encoder (mapping='encoder')."""
+
+    steps: int = param(800, "optimizer steps of the GAN's training (and of the encoder's), one batch each")
+    map_sigma: float = param(2.0, "std in pixels (at image_size) of the Gaussian that smooths the maps; 0: none")
+    image_score: str = param("auto", "'model': A(x) or izi_f; 'map': off the smoothed map; 'auto': validation picks")
     latent_dim: int = param(100, "size of the latent vector z")
     width: int = param(64, "channels of the networks' widest-resolution layer (DCGAN's ngf/ndf)")
     search_steps: int = param(500, "Gamma: Adam steps of the latent search per image (the paper's 500)")

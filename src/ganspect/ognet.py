@@ -42,7 +42,11 @@ ARCHITECTURES = ("lean", "official")
 
 @dataclass(kw_only=True, eq=False)
 class OGNet(Detector):
-    image_size: int = param(32, "side of the square images the networks see (the paper: 45, official networks)")
+    """OGNet (CVPR 2020): an old generator teaches the discriminator to judge reconstructions; D is the scorer."""
+
+    image_size: int = param(64, "side of the square images the networks see (the paper: 45, official networks)")
+    map_sigma: float = param(2.0, "std in pixels (at image_size) of the Gaussian that smooths the maps; 0: none")
+    image_score: str = param("auto", "'model': minus D's logit; 'map': off the smoothed map; 'auto': validation picks")
     lr: float = param(1e-3, "G's Adam learning rate in phase one (the official code's 1e-3)")
     architecture: str = param("lean", "'lean' (DCGAN strided convolutions) or 'official' (the published networks)")
     width: int = param(32, "channels of the first convolution (the official networks: 64)")
