@@ -62,6 +62,9 @@ class AnoGAN(Detector):
     feature_weight: float = param(1.0, "kappa: weight of the feature term in the izi_f loss and score")
 
     command: ClassVar[str] = "anogan"
+    scoring_fields: ClassVar[frozenset[str]] = Detector.scoring_fields | {
+        "search_steps", "search_lr", "search_patience", "search_min_delta", "disc_weight"
+    }  # fmt: skip
 
     @property
     def network_names(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -69,7 +72,7 @@ class AnoGAN(Detector):
 
     def _check_params(self) -> None:
         super()._check_params()
-        dcgan_layout(self.net_size)
+        dcgan_layout(self.net_size, "patch_size" if self.patch_size else "image_size")
         patience = self.search_patience
         if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
             raise ValueError(f"search_patience: expected an integer >= 0, got {self.search_patience!r}")

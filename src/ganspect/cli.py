@@ -10,9 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+import torch
+from tqdm.auto import tqdm
 
-from .data import ImageFiles, MVTecFolder, expand_paths
+from . import __version__
+from .checkpoint import check_output
+from .data import ImageFiles, MVTecFolder, expand_paths, set_max_pixels
 from .detector import Detector, detector_classes, load
 from .evaluate import evaluate_folder, write_scores_csv
 
@@ -28,9 +31,33 @@ def add_field_flags(parser: argparse.ArgumentParser, cls: type[Detector]) -> Non
             parser.add_argument(flag, type=kind, default=f.default, dest=f.name, help=help_text)
 
 
+def score_files(det: Detector, paths: list[Path], progress: bool) -> tuple[list[float | None], list[str]]:
+    """Score image files batch by batch; a file that cannot be read gets no score and its error, and the others
+    are scored all the same (a score does not depend on its batch mates)."""
+    files = ImageFiles(paths, det.channels, det.image_size)
+    scores: list[float | None] = [None] * len(paths)
+    errors = [""] * len(paths)
+    for start in tqdm(range(0, len(paths), det.batch_size), desc="scoring", unit="batch", disable=not progress):
+        readable, images = [], []
+        for i in range(start, min(start + det.batch_size, len(paths))):
+            try:
+                images.append(files[i])
+                readable.append(i)
+            except ValueError as err:
+                errors[i] = str(err)
+        if images:
+            for i, value in zip(readable, det.score(torch.stack(images)), strict=True):
+                scores[i] = float(value)
+    return scores, errors
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ganspect", description="GAN-based visual anomaly detection")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--max-pixels", type=int, default=None, help="largest image read, in pixels (default 89,478,485)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     fit = commands.add_parser("fit", help="train a detector on DATA/train/good (MVTec AD layout)")
@@ -81,19 +108,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     progress = not args.quiet
+    if args.max_pixels is not None:
+        set_max_pixels(args.max_pixels)
     if args.command == "fit":
         cls = args.detector_class
         params = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)}
         det = cls(**params)
         paths = MVTecFolder(args.data).train_paths()
-        start = time.perf_counter()
         partial = args.output.with_name(args.output.name + ".partial")
+        check_output(args.output)
+        check_output(partial)
+        start = time.perf_counter()
         if args.resume and not partial.exists():
             print(f"ganspect: no {partial} to resume from; starting afresh", file=sys.stderr)
         det.fit(ImageFiles(paths, det.channels, det.image_size), progress, checkpoint=partial, resume=args.resume)
         if det.global_rank_ != 0:  # data-parallel training: every process trained the same model; one writes it
             return 0
         det.save(args.output)
+        partial.unlink(missing_ok=True)  # only now: the model is safely written
         v = det.validation_
         seconds = time.perf_counter() - start
         print(f"trained {cls.__name__} on {v['train_images']} images in {seconds:.1f} s -> {args.output}")
@@ -104,15 +136,32 @@ def run(args: argparse.Namespace) -> int:
                 f"threshold {det.threshold_:.4g} (their {1 - det.contamination:.0%} quantile)"
             )
     elif args.command == "score":
+        check_output(args.csv)
         det = load(args.model, args.device)
         paths = expand_paths(args.paths)
-        scores = det.score(ImageFiles(paths, det.channels, det.image_size), progress=progress)
+        scores, errors = score_files(det, paths, progress)
         rows = [
-            {"path": str(p), "score": f"{s:.6g}", "predicted": int(s > det.threshold_)}
-            for p, s in zip(paths, scores, strict=True)
+            {
+                "path": str(p),
+                "score": "" if s is None else f"{s:.6g}",
+                "predicted": "" if s is None else int(s > det.threshold_),
+                "error": e,
+            }
+            for p, s, e in zip(paths, scores, errors, strict=True)
         ]
         write_scores_csv(args.csv, rows)
-        print(f"scored {len(paths)} images ({int(np.sum(scores > det.threshold_))} above threshold) -> {args.csv}")
+        read = [s for s in scores if s is not None]
+        flagged = sum(s > det.threshold_ for s in read)
+        print(f"scored {len(read)} images ({flagged} above threshold) -> {args.csv}")
+        failed = len(paths) - len(read)
+        if failed:
+            first = next(e for e in errors if e)
+            print(
+                f"ganspect: {failed} of {len(paths)} images could not be read and have no score (their rows in "
+                f"{args.csv} say why; first: {first})",
+                file=sys.stderr,
+            )
+            return 1
     elif args.command == "evaluate":
         det = load(args.model, args.device)
         metrics = evaluate_folder(det, args.data, args.out, overlays=args.overlays, progress=progress)

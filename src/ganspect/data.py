@@ -8,7 +8,9 @@ when a batch asks for them, so a folder of any size streams from disk.
 from __future__ import annotations
 
 import gzip
+import logging
 import struct
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
@@ -100,27 +104,60 @@ class DatasetImages(Dataset):
         return conform(to_unit_float(image, what), self.channels, self.image_size, what)
 
 
-def read_image(path: str | Path, channels: int) -> torch.Tensor:
-    """One image file -> (channels, H, W) float in [0, 1]. Grey and colour convert to the model's channels."""
+MAX_PIXELS = 89_478_485  # PIL's own default: 8000x8000 reads, 14000x14000 is refused
+LARGE_PIXELS = 16_000_000  # above this, a file is shrunk by whole factors while still 8-bit, before the resize
+
+
+def set_max_pixels(count: int) -> None:
+    """Raise or lower the largest image (in pixels) that is read; larger files are refused with a clear error, since
+    a huge or malicious file could exhaust memory."""
+    global MAX_PIXELS
+    if count < 1:
+        raise ValueError(f"--max-pixels: expected a positive number of pixels, got {count}")
+    MAX_PIXELS = count
+    Image.MAX_IMAGE_PIXELS = count  # PIL's own guard then never fires before ours
+
+
+def read_image(path: str | Path, channels: int, size: int | None = None) -> torch.Tensor:
+    """One image file -> (channels, H, W) float in [0, 1]. Grey and colour convert to the model's channels.
+
+    With `size` (the side it will be resized to), a large file (over 16 megapixels) is first shrunk by a whole
+    factor while still 8-bit, keeping at least twice `size`, so that no full-size float copy is ever made."""
     path = Path(path)
     try:
-        with Image.open(path) as im:
-            im.load()
-            mode = im.mode
-            if mode not in GREY_MODES | COLOUR_MODES:
-                raise ValueError(f"{path}: expected a grey or colour image, got PIL mode {mode!r}")
-            if mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit and float grey: scale by the data's range
-                arr = np.asarray(im, dtype=np.float32)
-                hi = 65535.0 if arr.max() > 255 else 255.0
-                im = Image.fromarray(np.clip(arr / hi * 255.0, 0, 255).astype(np.uint8))
-            im = im.convert("L" if channels == 1 else "RGB")
-            arr = np.asarray(im, dtype=np.uint8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit decides, below
+            with Image.open(path) as im:
+                if im.width * im.height > MAX_PIXELS:
+                    raise ValueError(
+                        f"{path}: {im.width}x{im.height} is over the {MAX_PIXELS:,} pixels ganspect reads; "
+                        "raise the limit with --max-pixels (or ganspect.data.set_max_pixels) if the file is trusted"
+                    )
+                im.load()
+                mode = im.mode
+                if mode not in GREY_MODES | COLOUR_MODES:
+                    raise ValueError(f"{path}: expected a grey or colour image, got PIL mode {mode!r}")
+                if mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+                    # by the format's range, the same for every image: 16-bit (PIL reads 16-bit PNGs as I or I;16)
+                    # is 0-65535, float is 0-1; never by an image's own values
+                    arr = np.asarray(im, dtype=np.float32) * (255.0 if mode == "F" else 255.0 / 65535.0)
+                    im = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8))
+                im = im.convert("L" if channels == 1 else "RGB")
+                factor = min(im.width, im.height) // (2 * size) if size else 1
+                if im.width * im.height > LARGE_PIXELS and factor > 1:
+                    im = im.reduce(factor)
+                arr = np.array(im, dtype=np.uint8)  # np.array: a writable copy, which torch takes without one more
+    except Image.DecompressionBombError as err:  # past twice PIL's own limit, before ours could look
+        raise ValueError(
+            f"{path}: over the {MAX_PIXELS:,} pixels ganspect reads ({err}); raise the limit with --max-pixels"
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise ValueError(f"{path}: cannot read it as an image ({err})") from None
     if channels not in (1, 3):
         raise ValueError(f"{path}: image files convert to 1 or 3 channels, the model has {channels}")
-    x = torch.from_numpy(arr.copy()).float() / 255.0
-    return x[None] if x.ndim == 2 else x.permute(2, 0, 1)
+    x = torch.from_numpy(arr)
+    x = x[None] if x.ndim == 2 else x.permute(2, 0, 1)
+    return x.float().div_(255.0)
 
 
 def read_mask(path: str | Path, size: tuple[int, int]) -> torch.Tensor:
@@ -155,7 +192,7 @@ class ImageFiles(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return resize(read_image(self.paths[i], self.channels), self.image_size)
+        return resize(read_image(self.paths[i], self.channels, self.image_size), self.image_size)
 
 
 class CachedImages(Dataset):
@@ -192,9 +229,13 @@ def list_images(folder: str | Path) -> list[Path]:
     if not folder.is_dir():
         raise ValueError(f"{folder}: expected a folder of images, found no such folder")
     try:
-        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
     except PermissionError as err:
         raise ValueError(f"{folder}: cannot list the folder ({err.strerror})") from None
+    # hidden files (macOS's ._name.jpg resource forks among them) are never images of the set
+    paths = sorted(p for p in files if not p.name.startswith("."))
+    if len(paths) < len(files):
+        log.warning("%s: skipped %d hidden file(s) whose names start with '.'", folder, len(files) - len(paths))
     if not paths:
         raise ValueError(f"{folder}: expected image files ({', '.join(IMAGE_SUFFIXES)}), found none")
     return paths
@@ -291,7 +332,8 @@ def read_idx(path: str | Path) -> np.ndarray:
         if zero != 0 or dtype_code != 0x08:
             raise ValueError("not an unsigned-byte IDX file")
         shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
-        return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+        # a copy: frombuffer's array is read-only, and torch warns on every conversion of one
+        return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape).copy()
     except (OSError, struct.error, ValueError, EOFError) as err:
         raise ValueError(f"{path}: cannot read it as an MNIST IDX file ({err})") from None
 

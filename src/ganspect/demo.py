@@ -10,10 +10,11 @@ import numpy as np
 import torch
 
 from .anogan import AnoGAN
-from .checkpoint import write_text
+from .checkpoint import results_folder, write_text
 from .data import one_class_digits, resize
-from .evaluate import map_scale, write_overlays
+from .evaluate import map_scale, overlay, write_overlays
 from .metrics import image_metrics
+from .report import write_report
 
 # Chosen in advance, not on test labels: small networks for 8x8 digits upscaled to 16x16, Gamma as in the paper.
 DEMO_SETTINGS = dict(image_size=16, channels=1, width=64, steps=600, batch_size=16, search_steps=500)
@@ -21,7 +22,13 @@ ANOMALIES_PER_DIGIT = 30  # a seeded sample of each other digit keeps the demo t
 
 
 def run_demo(out: str | Path, progress: bool = True, seed: int = 0) -> dict:
-    out = Path(out)
+    """Fit, score and write model.pt, metrics.json, overlays/ and report.html into `out` (new, or a previous
+    demo's folder, replaced once this run completes)."""
+    with results_folder(out) as folder:
+        return _demo_into(folder, progress, seed)
+
+
+def _demo_into(out: Path, progress: bool, seed: int) -> dict:
     split = one_class_digits(digit=0, seed=seed)
     rng = np.random.default_rng(seed)
     keep = np.concatenate(
@@ -62,5 +69,18 @@ def run_demo(out: str | Path, progress: bool = True, seed: int = 0) -> dict:
         return up.numpy(), heat[0, 0].numpy(), None
 
     names = [f"digit{c}" for c in split.test_classes[keep]]
-    write_overlays(out / "overlays", names, scores, view, map_scale(maps), count=16)
+    scale = map_scale(maps)
+    write_overlays(out / "overlays", names, scores, view, scale, count=16)
+    write_report(
+        out / "report.html",
+        "AnoGAN on scikit-learn's digits, 0 normal",
+        {k: v for k, v in metrics.items() if not isinstance(v, dict)},
+        labels,
+        scores,
+        det.threshold_,
+        names,
+        lambda i: overlay(*view(i), scale=scale),
+        validation=det.validation_,
+        history=det.history_,
+    )
     return metrics

@@ -86,6 +86,8 @@ class Detector:
 
     network_names: ClassVar[tuple[str, ...]] = ()  # fitted modules, saved by name with a trailing '_'
     command: ClassVar[str] = ""  # its name on the command line: ganspect fit <command>
+    # fields that only steer scoring, free to change on a fitted detector; any other change needs a refit
+    scoring_fields: ClassVar[frozenset[str]] = frozenset({"batch_size", "patch_stride", "map_sigma", "top_share"})
 
     @property
     def net_size(self) -> int:
@@ -150,10 +152,12 @@ class Detector:
         A seeded share `validation_split` of the images is held out of training: `threshold_` comes from their
         scores, and synthetic defects made from them give the validation figures in `validation_` (and pick the
         round whose networks are kept, where the method validates by round). With `checkpoint`, the training state
-        is written there (atomically) after every round and removed when training ends; with `resume=True` as well,
-        a training killed midway continues from it and ends with the same model as an uninterrupted run (on CPU,
-        same seed)."""
+        is written there (atomically) after every round; with `resume=True` as well, a training killed midway
+        continues from it and ends with the same model as an uninterrupted run (on CPU, same seed). The checkpoint
+        is left in place after training, so the training is not lost before the model is saved: delete it then
+        (`ganspect fit` does, once the model is written)."""
         self._check_params()
+        self._fit_params = dataclasses.asdict(self)
         self._checkpoint_path = Path(checkpoint) if checkpoint else None
         if self._checkpoint_path and not resume:
             self._checkpoint_path.unlink(missing_ok=True)  # a fresh start must not pick up an old state
@@ -184,8 +188,6 @@ class Detector:
             self.validation_ = {"held_out_images": 0, "train_images": len(train_idx)}
             self.threshold_ = self._threshold_from(data, progress)
         self._validation = None  # its images are of no further use
-        if self._checkpoint_path:
-            self._checkpoint_path.unlink(missing_ok=True)
         return self
 
     def score_and_map(self, images, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -207,7 +209,7 @@ class Detector:
     def _scored_batches(self, images, progress: bool, rule: str | None = None):
         """Yield (scores (B,), maps (B, S, S)) as float32 arrays, one batch at a time, images streamed; `rule`
         overrides the fitted image-score rule (validation compares rules before one is fitted)."""
-        self._check_fitted()
+        self._check_usable()
         data = as_dataset(images, self.channels, self.image_size)
         for x in tqdm(batches(data, self.batch_size), desc="scoring", unit="batch", disable=not progress):
             x = x.to(self.device_)
@@ -238,7 +240,7 @@ class Detector:
 
     def to_checkpoint(self) -> dict[str, Any]:
         """The plain dict that `save` writes and `from_checkpoint` reads."""
-        self._check_fitted()
+        self._check_usable()
         return {
             "detector": type(self).__name__,
             "params": dataclasses.asdict(self),
@@ -257,6 +259,7 @@ class Detector:
             params["device"] = device
         det = cls(**params)
         det._check_params()
+        det._fit_params = dataclasses.asdict(det)
         det.device_ = resolve_device(det.device)
         networks = det._build_networks()
         for name, net in networks.items():
@@ -301,6 +304,20 @@ class Detector:
         best.offer(figures["proxy"], index, modules, always=not self.pick_round)
 
     # --- helpers ------------------------------------------------------------------------------------------------
+    def _check_usable(self) -> None:
+        """Fitted, with valid fields, none changed since fit but those that only steer scoring: a changed
+        image_size (say) would otherwise meet networks built for the old one, or be saved into a file that
+        `load` refuses."""
+        self._check_fitted()
+        self._check_params()
+        for name, value in self._fit_params.items():
+            if name not in self.scoring_fields and getattr(self, name) != value:
+                free = ", ".join(sorted(self.scoring_fields))
+                raise ValueError(
+                    f"{name}: the model was fitted with {value!r}, now {getattr(self, name)!r}; it shapes the fitted "
+                    f"model, so set it back or fit again (free to change after fit: {free})"
+                )
+
     def _check_fitted(self) -> None:
         if not all(hasattr(self, n + "_") for n in self.network_names):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit() or ganspect.load()")

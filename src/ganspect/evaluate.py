@@ -13,7 +13,7 @@ from matplotlib import colormaps
 from PIL import Image
 from scipy import ndimage
 
-from .checkpoint import atomic_output, write_text
+from .checkpoint import atomic_output, results_folder, write_text
 from .data import ImageFiles, MVTecFolder, image_size_of, read_image, read_mask, resize
 from .detector import Detector
 from .metrics import image_metrics, pixel_auroc, pro_auc
@@ -59,9 +59,14 @@ def write_scores_csv(path: Path, rows: list[dict]) -> None:
 def evaluate_folder(
     det: Detector, root: str | Path, out: str | Path, overlays: int = 16, progress: bool = False
 ) -> dict:
-    """Score root/test of an MVTec AD-style folder; write metrics.json, scores.csv and overlays/ into `out`."""
-    out = Path(out)
+    """Score root/test of an MVTec AD-style folder; write metrics.json, scores.csv, overlays/ and report.html into
+    `out`, a new folder or a previous run's: the run is written beside it and takes its place only once complete."""
     items = MVTecFolder(root).test_images()
+    with results_folder(out) as folder:
+        return _evaluate_into(det, root, items, folder, overlays, progress)
+
+
+def _evaluate_into(det: Detector, root, items: list, out: Path, overlays: int, progress: bool) -> dict:
     scores, maps = det.score_and_map(ImageFiles([t.path for t in items], det.channels, det.image_size), progress)
     labels = np.array([t.label for t in items])
     predicted = (scores > det.threshold_).astype(int)
@@ -82,6 +87,8 @@ def evaluate_folder(
     metrics.update(
         n_images=len(items),
         n_anomalous=int(labels.sum()),
+        # left out of the pixel metrics, which need a mask: said here rather than dropped in silence
+        anomalous_without_mask=sum(1 for t in items if t.label == 1 and t.mask_path is None),
         true_positives=int(((predicted == 1) & (labels == 1)).sum()),
         false_positives=int(((predicted == 1) & (labels == 0)).sum()),
     )

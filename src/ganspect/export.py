@@ -36,7 +36,7 @@ class OnePassScorer(nn.Module):
 
 
 def check_exportable(det: Detector) -> None:
-    det._check_fitted()
+    det._check_usable()
     if getattr(det, "mapping", None) == "search":
         raise ValueError(
             "this AnoGAN maps images by the latent search, an iterative optimisation of Gamma steps per image that "

@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 
-def dcgan_layout(image_size: int) -> tuple[int, int]:
-    """(base, depth) with image_size == base * 2**depth, base in {4, 7} and depth >= 2."""
+def dcgan_layout(image_size: int, name: str = "image_size") -> tuple[int, int]:
+    """(base, depth) with image_size == base * 2**depth, base in {4, 7} and depth >= 2; `name` is the parameter
+    an error blames (patch_size in patch mode, where the networks see patches)."""
     for base in (4, 7):
         depth, size = 0, image_size
         while size > base and size % 2 == 0:
@@ -21,7 +22,7 @@ def dcgan_layout(image_size: int) -> tuple[int, int]:
         if size == base and depth >= 2:
             return base, depth
     raise ValueError(
-        f"image_size must be 4 or 7 times a power of two, at least 16 (16, 28, 32, 64, 128, ...), got {image_size}"
+        f"{name}: must be 4 or 7 times a power of two, at least 16 (16, 28, 32, 64, 128, ...), got {image_size}"
     )
 
 

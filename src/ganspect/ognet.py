@@ -71,7 +71,7 @@ class OGNet(Detector):
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture: expected one of {ARCHITECTURES}, got {self.architecture!r}")
         if self.architecture == "lean":
-            dcgan_layout(self.net_size)
+            dcgan_layout(self.net_size, "patch_size" if self.patch_size else "image_size")
         elif self.net_size < 17:
             name = "patch_size" if self.patch_size else "image_size"
             raise ValueError(f"{name}: the official networks need 17 pixels or more, got {self.net_size}")
