@@ -3,7 +3,8 @@
     python benchmarks/real_images.py --data ../shared/data/cookies --out bench_out/real [--seeds 0 1 2]
 
 Each detector runs with its defaults plus `--channels 3` (and `mapping="encoder"` for AnoGAN): what a user runs
-with no other flags. Nothing is chosen on test labels. For every (detector, seed) the full `ganspect evaluate`
+with no other flags. Nothing is chosen on test labels. `--detectors "OGNet, fixed settings"` runs OGNet with the
+choices validation makes fixed in advance instead, to show what the label-free choices are worth. For every (detector, seed) the full `ganspect evaluate`
 output lands in OUT/<detector>-seed<k>/ (metrics.json, report.html, overlays/) so the heat maps can be looked at;
 OUT/results.json is rewritten after every run and OUT/results.md holds the table: image AUROC, pixel AUROC and PRO
 as mean +- std over the seeds, fit minutes and scoring ms per image (medians over the seeds).
@@ -29,7 +30,12 @@ DETECTORS = {
     "PCA reconstruction": lambda seed: ganspect.PCAReconstruction(channels=3, seed=seed),
     "AnoGAN, encoder": lambda seed: ganspect.AnoGAN(channels=3, mapping="encoder", seed=seed),
     "OGNet": lambda seed: ganspect.OGNet(channels=3, seed=seed),
+    # what validation chooses, fixed in advance instead: the last round, G_old after round 2, D's own score
+    "OGNet, fixed settings": lambda seed: ganspect.OGNet(
+        channels=3, pick_round=False, old_round=2, image_score="model", seed=seed
+    ),
 }
+DEFAULT_DETECTORS = ["per-pixel Gaussian", "PCA reconstruction", "AnoGAN, encoder", "OGNet"]
 METRICS = ("image_auroc", "pixel_auroc", "pixel_pro")
 
 
@@ -86,7 +92,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="MVTec AD-style folder with masks")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=list(DETECTORS))
+    parser.add_argument("--detectors", nargs="+", default=DEFAULT_DETECTORS, choices=list(DETECTORS))
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args()
     if args.out.exists() and any(args.out.iterdir()):
