@@ -72,9 +72,7 @@ def main() -> None:
         for i, image in enumerate(images):
             Image.fromarray(image).save(folder / f"{i:06d}.png")
         model = Path(tmp) / "model.pt"
-        det = ganspect.AnoGAN(
-            image_size=args.image_size, width=32, steps=8, rounds=1, mapping="encoder", device="cpu"
-        )
+        det = ganspect.AnoGAN(image_size=args.image_size, width=32, steps=8, rounds=1, mapping="encoder", device="cpu")
         det.fit(images[:512]).save(model)
 
         baseline, _ = peak_rss_mib([])

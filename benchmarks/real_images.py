@@ -4,7 +4,8 @@
 
 Each detector runs with its defaults plus `--channels 3` (and `mapping="encoder"` for AnoGAN): what a user runs
 with no other flags. Nothing is chosen on test labels. `--detectors "OGNet, fixed settings"` runs OGNet with the
-choices validation makes fixed in advance instead, to show what the label-free choices are worth. For every (detector, seed) the full `ganspect evaluate`
+choices validation makes fixed in advance instead, to show what the label-free choices are worth.
+For every (detector, seed) the full `ganspect evaluate`
 output lands in OUT/<detector>-seed<k>/ (metrics.json, report.html, overlays/) so the heat maps can be looked at;
 OUT/results.json is rewritten after every run and OUT/results.md holds the table: image AUROC, pixel AUROC and PRO
 as mean +- std over the seeds, fit minutes and scoring ms per image (medians over the seeds).
