@@ -21,13 +21,19 @@ import ganspect
 from ganspect.data import one_class_mnist
 
 CONFIGS = {
-    "AnoGAN (Gamma=500)": lambda: ganspect.AnoGAN(image_size=28, width=64, steps=235, search_steps=500),
-    "AnoGAN (Gamma=100)": lambda: ganspect.AnoGAN(image_size=28, width=64, steps=235, search_steps=100),
-    "AnoGAN encoder": lambda: ganspect.AnoGAN(image_size=28, width=64, steps=235, mapping="encoder"),
-    "OGNet lean": lambda: ganspect.OGNet(image_size=28, width=32, steps=235),
+    "AnoGAN (Gamma=500)": lambda: ganspect.AnoGAN(
+        image_score="model", image_size=28, width=64, steps=235, search_steps=500
+    ),
+    "AnoGAN (Gamma=100)": lambda: ganspect.AnoGAN(
+        image_score="model", image_size=28, width=64, steps=235, search_steps=100
+    ),
+    "AnoGAN encoder": lambda: ganspect.AnoGAN(
+        image_score="model", image_size=28, width=64, steps=235, mapping="encoder"
+    ),
+    "OGNet lean": lambda: ganspect.OGNet(image_score="model", image_size=28, width=32, steps=235),
     # the published networks at the paper's 45x45; run with a small --train: ~80 GFLOP per training image step
     "OGNet official (16 steps)": lambda: ganspect.OGNet(
-        architecture="official", image_size=45, width=64, steps=16, rounds=2, old_round=1
+        image_score="model", architecture="official", image_size=45, width=64, steps=16, rounds=2, old_round=1
     ),
 }
 DEFAULT_CONFIGS = ["AnoGAN (Gamma=500)", "AnoGAN (Gamma=100)", "AnoGAN encoder", "OGNet lean"]

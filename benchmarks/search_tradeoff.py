@@ -57,7 +57,9 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
 
     def train(width: int) -> ganspect.AnoGAN:
-        det = ganspect.AnoGAN(image_size=28, width=width, steps=235, mapping="encoder", threshold_images=16)
+        det = ganspect.AnoGAN(
+            image_score="model", image_size=28, width=width, steps=235, mapping="encoder", threshold_images=16
+        )
         return det.fit(split.train[:3000])
 
     det = train(64)

@@ -24,10 +24,16 @@ from .data import one_class_mnist
 from .detector import Detector
 from .ognet import OGNet
 
+# The papers' own image scores (image_score="model"): the anomalies here are whole other digits, not the local
+# defects validation's proxy is made of; measured on digit 0 (OGNet), the proxy's rule choice fell from 0.99 to 0.64
 DETECTORS: dict[str, Callable[[str], Detector]] = {
-    "anogan-search": lambda device: AnoGAN(image_size=28, width=64, steps=470, threshold_images=64, device=device),
-    "anogan-encoder": lambda device: AnoGAN(image_size=28, width=64, steps=470, mapping="encoder", device=device),
-    "ognet": lambda device: OGNet(image_size=28, width=32, steps=470, device=device),
+    "anogan-search": lambda device: AnoGAN(
+        image_size=28, width=64, steps=470, image_score="model", threshold_images=64, device=device
+    ),
+    "anogan-encoder": lambda device: AnoGAN(
+        image_size=28, width=64, steps=470, mapping="encoder", image_score="model", device=device
+    ),
+    "ognet": lambda device: OGNet(image_size=28, width=32, steps=470, image_score="model", device=device),
 }
 SAMPLED = {"anogan-search"}  # rows scored on a stratified sample of the test set
 
