@@ -169,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "export":
         from .export import export_onnx
 
+        check_output(args.output)
         det = load(args.model, "cpu")
         export_onnx(det, args.output)
         where = f"patches of {det.net_size}x{det.net_size}" if det.patch_size else f"{det.net_size}x{det.net_size}"
