@@ -105,7 +105,8 @@ class OGNet(Detector):
         nets = self._build_networks()
         gen, old_gen, disc = nets["generator"], nets["old_generator"], nets["discriminator"]
         # G after each of the rounds that may give G_old (one round when it is fixed), checkpointed with the rest
-        candidates = nn.ModuleList(copy.deepcopy(gen) for _ in self._old_rounds())
+        old_rounds = self._old_rounds()
+        candidates = nn.ModuleList(copy.deepcopy(gen) for _ in old_rounds)
         opts = {
             "generator": torch.optim.Adam(gen.parameters(), lr=self.lr, betas=(0.5, 0.999)),
             "discriminator": torch.optim.Adam(disc.parameters(), lr=self.disc_lr, betas=(0.5, 0.999)),
@@ -150,8 +151,8 @@ class OGNet(Detector):
                 opt_gen.step()
                 sums += torch.stack([loss_disc.detach(), loss_gen.detach()])
                 bar.update()
-            if index + 1 in self._old_rounds():  # before the round is recorded, so a resumed run has it too
-                candidates[self._old_rounds().index(index + 1)].load_state_dict(gen.state_dict())
+            if index + 1 in old_rounds:  # before the round is recorded, so a resumed run has it too
+                candidates[old_rounds.index(index + 1)].load_state_dict(gen.state_dict())
             ckpt.record(index, self.history_, sums / lengths[index], ("loss_disc", "loss_gen"))
         bar.close()
         self._phase_two(fabric, train_disc, gen, old_gen, disc, candidates, loader, ckpt, progress)
@@ -173,11 +174,11 @@ class OGNet(Detector):
         gen.eval().requires_grad_(False)
         old_gen.to(fabric.device).eval().requires_grad_(False)
         phase_one_disc = copy.deepcopy(disc.state_dict())
-        best, kept = BestRound(), (0, 0)
+        best, old_rounds = BestRound(), self._old_rounds()
         lengths = round_lengths(self.phase_two_steps, self.rounds) if self.phase_two_steps else []
         total = len(candidates) * self.phase_two_steps
         bar = tqdm(total=total, desc="OGNet: phase two", unit="step", disable=not progress)
-        for old_round, candidate in zip(self._old_rounds(), candidates, strict=True):
+        for c, candidate in enumerate(candidates):
             old_gen.load_state_dict(candidate.state_dict())
             disc.load_state_dict(phase_one_disc)
             opt_two = fabric.setup_optimizers(
@@ -194,16 +195,16 @@ class OGNet(Detector):
                     self.history_["loss_phase_two"].append(loss.item())
                     bar.update()
                 networks = {"generator": gen, "old_generator": old_gen, "discriminator": disc}
-                before = best.proxy
-                self._validate_round(index, networks, best)
-                if best.proxy > before:
-                    kept = (old_round, sum(lengths[: index + 1]))
+                # rounds are numbered across candidates, so the kept one names its candidate and its length
+                self._validate_round(c * len(lengths) + index, networks, best)
         bar.close()
         if best.round >= 0:
             best.restore({"old_generator": old_gen, "discriminator": disc})
+            candidate, index = divmod(best.round, len(lengths))
+            kept = (old_rounds[candidate], sum(lengths[: index + 1]))
         else:  # nothing validated: the earliest candidate (one candidate unless phase two has no steps)
             old_gen.load_state_dict(candidates[0].state_dict())
-            kept = (self._old_rounds()[0], self.phase_two_steps)
+            kept = (old_rounds[0], self.phase_two_steps)
         self.history_["kept_old_round"], self.history_["kept_phase_two_steps"] = [float(kept[0])], [float(kept[1])]
         old_gen.eval()
         disc.eval()
