@@ -31,12 +31,13 @@ DETECTORS = {
     "PCA reconstruction": lambda seed: ganspect.PCAReconstruction(channels=3, seed=seed),
     "AnoGAN, encoder": lambda seed: ganspect.AnoGAN(channels=3, mapping="encoder", seed=seed),
     "OGNet": lambda seed: ganspect.OGNet(channels=3, seed=seed),
+    "RepairGAN": lambda seed: ganspect.RepairGAN(channels=3, seed=seed),
     # what validation chooses, fixed in advance instead: the last round, G_old after round 2, D's own score
     "OGNet, fixed settings": lambda seed: ganspect.OGNet(
         channels=3, pick_round=False, old_round=2, image_score="model", seed=seed
     ),
 }
-DEFAULT_DETECTORS = ["per-pixel Gaussian", "PCA reconstruction", "AnoGAN, encoder", "OGNet"]
+DEFAULT_DETECTORS = ["per-pixel Gaussian", "PCA reconstruction", "AnoGAN, encoder", "OGNet", "RepairGAN"]
 METRICS = ("image_auroc", "pixel_auroc", "pixel_pro")
 
 

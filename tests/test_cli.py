@@ -112,12 +112,18 @@ def test_bad_inputs_name_the_file(tmp_path, capsys, cookie_model):
     assert "fake.pt" in capsys.readouterr().err
 
 
-def test_ognet_through_the_same_commands(tmp_path):
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ognet", "--width", "8", "--old-round", "1", "--phase-two-steps", "3"],
+        ["repairgan", "--width", "4", "--crop-size", "16", "--defects", "blob,scar", "--adversarial-weight", "0.1"],
+    ],
+)
+def test_the_other_gans_through_the_same_commands(tmp_path, command):
     data = need(COOKIES)
-    model = tmp_path / "og.pt"
-    small = ["--image-size", "32", "--width", "8", "--steps", "4", "--rounds", "2", "--old-round", "1",
-             "--phase-two-steps", "3", "--threshold-images", "8", "--device", "cpu"]  # fmt: skip
-    assert main(["-q", "fit", "ognet", str(data), "-o", str(model), *small]) == 0
+    model = tmp_path / "m.pt"
+    small = ["--image-size", "32", "--steps", "4", "--rounds", "2", "--threshold-images", "8", "--device", "cpu"]
+    assert main(["-q", "fit", *command, str(data), "-o", str(model), *small]) == 0
     assert main(["-q", "evaluate", str(model), str(data), "--out", str(tmp_path / "ev"), "--overlays", "2"]) == 0
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert 0 <= metrics["image_auroc"] <= 1 and 0 <= metrics["pixel_auroc"] <= 1

@@ -34,6 +34,9 @@ SMALL = {
         device="cpu",
     ),
 }
+SMALL["RepairGAN"] = dict(
+    image_size=16, width=4, crop_size=16, steps=6, rounds=3, batch_size=16, threshold_images=32, device="cpu"
+)
 SMALL["AnoGAN-encoder"] = {**SMALL["AnoGAN"], "mapping": "encoder"}
 SMALL["PixelGaussian"] = dict(image_size=16, batch_size=16, threshold_images=32, device="cpu")
 SMALL["PCAReconstruction"] = dict(image_size=16, batch_size=16, threshold_images=32, device="cpu")

@@ -23,6 +23,8 @@ MODELS = {
                                                           rounds=2, mapping="encoder", map_sigma=1.5, image_score="map",
                                                           threshold_images=8, device="cpu"),
     "PixelGaussian": lambda: ganspect.PixelGaussian(image_size=16, device="cpu"),
+    "RepairGAN": lambda: ganspect.RepairGAN(image_size=32, crop_size=16, width=4, steps=4, rounds=2,
+                                            threshold_images=8, device="cpu"),
 }  # fmt: skip
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganspect.synthetic import CHANGED, DEFECTS, make_defects
+from ganspect.synthetic import CHANGED, DEFECTS, UNSEEN_DEFECTS, make_defects
 
 from .conftest import TEXTURES, need
 
@@ -23,12 +23,13 @@ def random_images(seed=0):
     return torch.rand(4, 3, 48, 40, generator=g)  # colour, not square: every kind must cope
 
 
-@pytest.mark.parametrize("kind", sorted(DEFECTS))
+@pytest.mark.parametrize("kind", sorted(DEFECTS) + sorted(UNSEEN_DEFECTS))
 def test_mask_is_exactly_where_pixels_changed(kind):
     images = random_images()
+    make = {**DEFECTS, **UNSEEN_DEFECTS}[kind]
     for i in range(len(images)):
         g = torch.Generator().manual_seed(i)
-        out, mask = DEFECTS[kind](images[i], images[(i + 1) % 4], g)
+        out, mask = make(images[i], images[(i + 1) % 4], g)
         changed = (out - images[i]).abs().amax(0) > CHANGED
         assert torch.equal(mask, changed) and mask.any()
         assert out.shape == images[i].shape and out.min() >= 0 and out.max() <= 1
@@ -47,3 +48,10 @@ def test_defects_are_seeded_and_vary(textures):
     for k in range(6):
         base = textures[k // 3]
         assert (a[k][:, ~mask_a[k]] - base[:, ~mask_a[k]]).abs().max() <= CHANGED
+
+
+def test_unseen_defects_take_their_fill_from_the_foreign_sources(textures):
+    brick, gravel = textures[:1], textures[1:]
+    damaged, masks = make_defects(brick, seed=0, kinds=("foreign",), sources=gravel)
+    assert masks[0].any()
+    assert torch.equal(damaged[0][:, masks[0]], gravel[0][:, masks[0]])  # the foreign texture, where it was pasted

@@ -1,9 +1,21 @@
-"""ganspect: GAN-based visual anomaly detection (AnoGAN, f-AnoGAN's encoder, OGNet) with per-pixel heat maps."""
+"""ganspect: GAN-based visual anomaly detection (AnoGAN, f-AnoGAN's encoder, OGNet, RepairGAN), with
+per-pixel heat maps."""
 
 from .anogan import AnoGAN
 from .baselines import PCAReconstruction, PixelGaussian
 from .detector import Detector, NotFittedError, load
 from .ognet import OGNet
+from .repairgan import RepairGAN
 
 __version__ = "0.1.0"
-__all__ = ["AnoGAN", "Detector", "NotFittedError", "load", "OGNet", "PCAReconstruction", "PixelGaussian", "__version__"]
+__all__ = [
+    "AnoGAN",
+    "Detector",
+    "NotFittedError",
+    "load",
+    "OGNet",
+    "PCAReconstruction",
+    "PixelGaussian",
+    "RepairGAN",
+    "__version__",
+]

@@ -91,6 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("model", type=Path)
     export.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
 
+    serve = commands.add_parser("serve", help="serve a model over HTTP: POST /score, GET /model, the page at /")
+    serve.add_argument("model", type=Path)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--device", default=None, help="override the model's device")
+    serve.add_argument("--max-batch", type=int, default=32, help="most images scored in one batch")
+    serve.add_argument(
+        "--max-wait-ms", type=float, default=0.0, help="how long a batch waits for more images (0: no added wait)"
+    )
+    serve.add_argument("--queue", type=int, default=256, help="most images waiting; past it, requests get 503")
+    serve.add_argument("--max-request-mb", type=float, default=32.0, help="largest request body, in MiB (413 over)")
+
     bench = commands.add_parser("benchmark", help="published protocols, with our detectors side by side")
     protocols = bench.add_subparsers(dest="protocol", required=True)
     mnist = protocols.add_parser("one-class-mnist", help="train on digit k, test on all ten digits, k normal")
@@ -177,6 +189,14 @@ def run(args: argparse.Namespace) -> int:
             f"exported {type(det).__name__} -> {args.output}: images (N, {det.channels}, S, S) in [0, 1], S = "
             f"{det.net_size} ({where}); outputs score (N,) and anomaly_map (N, S, S)"
         )
+    elif args.command == "serve":
+        try:
+            from .serve import serve
+        except ImportError as err:
+            raise ValueError(f"serve needs the [serve] extra: pip install 'ganspect[serve]' ({err})") from None
+        options = dict(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, queue_size=args.queue)
+        options["max_request_bytes"] = int(args.max_request_mb * 2**20)
+        serve(args.model, args.host, args.port, args.device, **options)
     elif args.command == "benchmark":
         from .benchmark import DETECTORS, run_one_class_mnist
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import struct
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -108,6 +110,10 @@ MAX_PIXELS = 89_478_485  # PIL's own default: 8000x8000 reads, 14000x14000 is re
 LARGE_PIXELS = 16_000_000  # above this, a file is shrunk by whole factors while still 8-bit, before the resize
 
 
+class ImageTooLarge(ValueError):
+    """An image over MAX_PIXELS: refused before it is decoded."""
+
+
 def set_max_pixels(count: int) -> None:
     """Raise or lower the largest image (in pixels) that is read; larger files are refused with a clear error, since
     a huge or malicious file could exhaust memory."""
@@ -118,18 +124,19 @@ def set_max_pixels(count: int) -> None:
     Image.MAX_IMAGE_PIXELS = count  # PIL's own guard then never fires before ours
 
 
-def read_image(path: str | Path, channels: int, size: int | None = None) -> torch.Tensor:
+def read_image(path: str | Path | BinaryIO, channels: int, size: int | None = None) -> torch.Tensor:
     """One image file -> (channels, H, W) float in [0, 1]. Grey and colour convert to the model's channels.
 
+    `path` may also be an open binary file (an upload, say); errors then name it by its `name` attribute.
     With `size` (the side it will be resized to), a large file (over 16 megapixels) is first shrunk by a whole
     factor while still 8-bit, keeping at least twice `size`, so that no full-size float copy is ever made."""
-    path = Path(path)
+    path = Path(path) if isinstance(path, (str, os.PathLike)) else path
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit decides, below
             with Image.open(path) as im:
                 if im.width * im.height > MAX_PIXELS:
-                    raise ValueError(
+                    raise ImageTooLarge(
                         f"{path}: {im.width}x{im.height} is over the {MAX_PIXELS:,} pixels ganspect reads; "
                         "raise the limit with --max-pixels (or ganspect.data.set_max_pixels) if the file is trusted"
                     )
@@ -148,7 +155,7 @@ def read_image(path: str | Path, channels: int, size: int | None = None) -> torc
                     im = im.reduce(factor)
                 arr = np.array(im, dtype=np.uint8)  # np.array: a writable copy, which torch takes without one more
     except Image.DecompressionBombError as err:  # past twice PIL's own limit, before ours could look
-        raise ValueError(
+        raise ImageTooLarge(
             f"{path}: over the {MAX_PIXELS:,} pixels ganspect reads ({err}); raise the limit with --max-pixels"
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError) as err:

@@ -25,7 +25,7 @@ from .checkpoint import read_checkpoint, save_checkpoint
 from .data import RandomPatches, as_dataset, batches, cache_if_small, cut_patches, stitch_patches
 from .maps import SCORE_RULES, smooth, top_mean
 from .train import RoundCheckpoint
-from .validation import BestRound, Validation, split_indices
+from .validation import MAP_SCALE_QUANTILE, BestRound, Validation, split_indices
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,9 @@ class Detector:
     command: ClassVar[str] = ""  # its name on the command line: ganspect fit <command>
     # fields that only steer scoring, free to change on a fitted detector; any other change needs a refit
     scoring_fields: ClassVar[frozenset[str]] = frozenset({"batch_size", "patch_stride", "map_sigma", "top_share"})
+    # the synthetic defects of the validation proxy (ganspect.synthetic); a method that trains on some kinds must
+    # be validated on others, or the proxy only measures how well it learned its own training defects
+    validation_defects: ClassVar[tuple[str, ...]] = ("blob", "cutpaste", "scar")
 
     @property
     def net_size(self) -> int:
@@ -167,7 +170,7 @@ class Detector:
         self.device_ = resolve_device(self.device)
         data = cache_if_small(data)
         train_idx, held_idx = split_indices(len(data), self.validation_split, self.threshold_images, self.seed)
-        self._validation = Validation(data, held_idx, self.seed) if held_idx else None
+        self._validation = Validation(data, held_idx, self.seed, self.validation_defects) if held_idx else None
         train_data = Subset(data, train_idx) if held_idx else data
         if self.patch_size:
             train_data = RandomPatches(train_data, self.patch_size, self.patches_per_image, self.seed)
@@ -180,6 +183,7 @@ class Detector:
             figures = self._validation.measure(self)
             self.score_rule_ = figures.pop("rule")
             self.held_out_scores_ = figures.pop("normal_scores")
+            self.map_scale_ = figures.pop("map_scale")
             self.validation_ = {"held_out_images": len(held_idx), "train_images": len(train_idx), **figures}
             log.info("validation: %s", self.validation_)
             self.threshold_ = float(np.quantile(self.held_out_scores_, 1 - self.contamination))
@@ -249,6 +253,7 @@ class Detector:
             "history": {k: [float(v) for v in vs] for k, vs in self.history_.items()},
             "validation": {k: float(v) for k, v in self.validation_.items()},
             "score_rule": self.score_rule_,
+            "map_scale": float(self.map_scale_),
         }
 
     @classmethod
@@ -269,6 +274,7 @@ class Detector:
         det.history_ = {k: list(v) for k, v in ckpt["history"].items()}
         det.validation_ = dict(ckpt.get("validation", {}))
         det.score_rule_ = ckpt.get("score_rule", "model")
+        det.map_scale_ = float(ckpt.get("map_scale", 1.0))  # checkpoints from before 0.2 lack it
         det._freeze()
         return det
 
@@ -330,11 +336,13 @@ class Detector:
                 p.grad = None  # training's last gradients are of no further use
 
     def _threshold_from(self, data, progress: bool) -> float:
-        """(1 - contamination) quantile of the scores of a seeded sample of training images."""
+        """(1 - contamination) quantile of the scores of a seeded sample of training images; their maps give
+        map_scale_, the top of a heat map's colour scale."""
         n = min(len(data), self.threshold_images)
         pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(self.seed))[:n]
         subset = torch.utils.data.Subset(data, sorted(pick.tolist()))
-        self.train_scores_ = self.score(subset, progress)
+        self.train_scores_, maps = self.score_and_map(subset, progress)
+        self.map_scale_ = float(np.quantile(maps, MAP_SCALE_QUANTILE))
         return float(np.quantile(self.train_scores_, 1 - self.contamination))
 
 
@@ -343,8 +351,15 @@ def detector_classes() -> dict[str, type[Detector]]:
     from .anogan import AnoGAN
     from .baselines import PCAReconstruction, PixelGaussian
     from .ognet import OGNet
+    from .repairgan import RepairGAN
 
-    return {"AnoGAN": AnoGAN, "OGNet": OGNet, "PixelGaussian": PixelGaussian, "PCAReconstruction": PCAReconstruction}
+    return {
+        "AnoGAN": AnoGAN,
+        "OGNet": OGNet,
+        "RepairGAN": RepairGAN,
+        "PixelGaussian": PixelGaussian,
+        "PCAReconstruction": PCAReconstruction,
+    }
 
 
 def load(path: str | Path, device: str | None = None) -> Detector:

@@ -9,6 +9,13 @@ Three kinds, each a small seeded function of (image, source, generator) -> (defe
   Pfister, CVPR 2021);
 - `scar`: a thin rotated stripe of the source (CutPaste's scar variant), a scratch-like defect.
 
+A second family, `UNSEEN_DEFECTS`, is made differently on purpose and is never trained on: benchmarks and tests
+measure a detector trained on the first family against defects it has not seen the like of:
+- `scratch`: a thin curved line of one dark or bright grey level (a drawn stroke, not pasted content);
+- `foreign`: a smooth region filled with a *different* texture or object (the source given is foreign);
+- `blur`: a smooth region blurred (a local loss of focus or a smear);
+- `stain`: a smooth region darkened or brightened (a spot of liquid, a discolouration).
+
 Images are (C, H, W) floats in [0, 1]. The mask is exactly the set of pixels the defect changed (by more than half
 a grey level in some channel), so a pixel metric never counts an unchanged pixel as defective. Nothing is read from
 disk: every defect is made from the images it is given.
@@ -108,21 +115,86 @@ def scar(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tuple
 DEFECTS: dict[str, Callable] = {"blob": blob, "cutpaste": cutpaste, "scar": scar}
 
 
+def scratch(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A quadratic Bezier curve, 1-3% of the side thick and 20-50% long, in one dark or bright grey level."""
+    _, h, w = image.shape
+    side = min(h, w)
+    start = torch.tensor([uniform(g, 0.15, 0.85) * h, uniform(g, 0.15, 0.85) * w])
+    angle, length = uniform(g, 0, 2 * math.pi), uniform(g, 0.2, 0.5) * side
+    end = start + length * torch.tensor([math.sin(angle), math.cos(angle)])
+    bend = (start + end) / 2 + uniform(g, -0.3, 0.3) * length * torch.tensor([math.cos(angle), -math.sin(angle)])
+    t = torch.linspace(0, 1, 4 * side)[:, None]
+    curve = (1 - t) ** 2 * start + 2 * t * (1 - t) * bend + t**2 * end  # (T, 2) points along the stroke
+    ys, xs = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+    pixels = torch.stack([ys.flatten(), xs.flatten()], 1)
+    region = (torch.cdist(pixels, curve).amin(1) <= max(0.5, uniform(g, 0.005, 0.015) * side)).view(h, w)
+    level = uniform(g, 0.0, 0.15) if uniform(g, 0, 1) < 0.5 else uniform(g, 0.85, 1.0)
+    out = torch.where(region, torch.full_like(image, level), image)
+    return out, changed_mask(image, out)
+
+
+def foreign(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A smooth region (2-8% of the image) filled with the foreign `source`, unshifted and fully opaque."""
+    _, h, w = image.shape
+    region = smooth_region(h, w, g, coverage=(0.02, 0.08))
+    out = torch.where(region, source, image)
+    return out, changed_mask(image, out)
+
+
+def blur(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A smooth region (3-10% of the image) replaced by the image blurred with a Gaussian of 1.5-4% of the side."""
+    _, h, w = image.shape
+    region = smooth_region(h, w, g, coverage=(0.03, 0.10))
+    sigma = uniform(g, 0.015, 0.04) * min(h, w)
+    radius = max(1, min(int(3 * sigma), h - 1, w - 1))
+    taps = torch.arange(-radius, radius + 1, dtype=image.dtype)
+    kernel = torch.exp(-(taps**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    x = F.pad(image[:, None], (radius, radius, 0, 0), mode="reflect")
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1))
+    x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), kernel.view(1, 1, -1, 1))[:, 0]
+    out = torch.where(region, x.clamp(0, 1), image)
+    return out, changed_mask(image, out)
+
+
+def stain(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A smooth region (2-8% of the image) darkened to 45-75% of its grey levels, or brightened by a third of the
+    way to white and more, in a colour cast of its own."""
+    c, h, w = image.shape
+    region = smooth_region(h, w, g, coverage=(0.02, 0.08))
+    cast = 1 + torch.empty(c, 1, 1).uniform_(-0.1, 0.1, generator=g)
+    if uniform(g, 0, 1) < 0.5:
+        stained = image * uniform(g, 0.45, 0.75) * cast
+    else:
+        stained = image + uniform(g, 0.35, 0.6) * (1 - image) * cast
+    out = torch.where(region, stained.clamp(0, 1), image)
+    return out, changed_mask(image, out)
+
+
+UNSEEN_DEFECTS: dict[str, Callable] = {"scratch": scratch, "foreign": foreign, "blur": blur, "stain": stain}
+
+
 def make_defects(
-    images: torch.Tensor, seed: int, kinds: tuple[str, ...] = ("blob", "cutpaste", "scar"), per_image: int = 1
+    images: torch.Tensor,
+    seed: int,
+    kinds: tuple[str, ...] = ("blob", "cutpaste", "scar"),
+    per_image: int = 1,
+    sources: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each image (N, C, H, W) in [0, 1], `per_image` defective copies, their kinds taken in turn; the fill comes
-    from the next image of the set (or the image itself when alone). Returns (N * per_image, C, H, W) images and
-    (N * per_image, H, W) bool masks. Defect k of image i depends on (seed, i, k) alone."""
+    """For each image (N, C, H, W) in [0, 1], `per_image` defective copies, their kinds (from DEFECTS or
+    UNSEEN_DEFECTS) taken in turn; the fill comes from `sources` (M, C, H, W) in turn when given (a foreign texture,
+    say), else from the next image of the set (or the image itself when alone). Returns (N * per_image, C, H, W)
+    images and (N * per_image, H, W) bool masks. Defect k of image i depends on (seed, i, k) alone."""
     out, masks = [], []
+    every = {**DEFECTS, **UNSEEN_DEFECTS}
     for i, image in enumerate(images):
-        source = images[(i + 1) % len(images)]
+        source = images[(i + 1) % len(images)] if sources is None else sources[i % len(sources)]
         for k in range(per_image):
             g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, i, k]).generate_state(1)[0]))
             kind = kinds[(i * per_image + k) % len(kinds)]
-            defect, mask = DEFECTS[kind](image, source, g)
+            defect, mask = every[kind](image, source, g)
             if not mask.any():  # a fill that happened to match the image everywhere: paste its negative instead
-                defect, mask = DEFECTS[kind](image, 1 - source, g)
+                defect, mask = every[kind](image, 1 - source, g)
             out.append(defect)
             masks.append(mask)
     return torch.stack(out), torch.stack(masks)

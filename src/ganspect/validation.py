@@ -24,6 +24,7 @@ from .maps import top_mean
 from .synthetic import make_defects
 
 PROXY_IMAGES = 48  # defective copies to make at least, spread over the held-out images
+MAP_SCALE_QUANTILE = 0.999  # of normal images' map values: the top of a heat map's colour scale
 
 
 def split_indices(size: int, share: float, cap: int, seed: int) -> tuple[list[int], list[int]]:
@@ -37,12 +38,12 @@ def split_indices(size: int, share: float, cap: int, seed: int) -> tuple[list[in
 class Validation:
     """The held-out normal images (V, C, S, S) and synthetic defects made from them (D, C, S, S) with masks."""
 
-    def __init__(self, data: Dataset, indices: list[int], seed: int):
+    def __init__(self, data: Dataset, indices: list[int], seed: int, kinds: tuple[str, ...]):
         self.indices = indices
         subset = Subset(data, indices)
         self.normal = torch.stack([subset[i] for i in range(len(subset))])
         per_image = max(1, math.ceil(PROXY_IMAGES / len(indices)))
-        self.defective, self.masks = make_defects(self.normal, seed, per_image=per_image)
+        self.defective, self.masks = make_defects(self.normal, seed, kinds, per_image=per_image)
 
     def measure(self, det) -> dict:
         """Score the held-out images and their defective copies with `det` as it stands. Returns the proxy figures,
@@ -66,6 +67,7 @@ class Validation:
             "proxy": (image[rule] + pixel) / 2,
             "rule": rule,
             "normal_scores": candidates[rule][0].numpy(),
+            "map_scale": float(np.quantile(normal_maps.numpy(), MAP_SCALE_QUANTILE)),
         }
 
 

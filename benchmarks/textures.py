@@ -1,0 +1,136 @@
+"""Textures with defects unlike the training ones: brick, grass, gravel, baselines included, over seeds.
+
+    python benchmarks/textures.py --data ../shared/data/textures --out bench_out/textures [--seeds 0 1 2]
+
+The protocol, fixed in advance:
+- each texture is one 512x512 grey photograph; its bottom-right quadrant is held back. Training images are
+  TRAIN_CROPS random 128x128 crops of the rest (no crop touches the held-back quadrant);
+- test images are TEST_CROPS random 128x128 crops of the held-back quadrant: half left as they are, half given a
+  defect from `ganspect.synthetic.UNSEEN_DEFECTS` (scratch, foreign texture, local blur, stain), a family that no
+  detector trains on; the foreign texture comes from another of the three (FOREIGN);
+- the split and the test defects depend on the texture alone (split seed 0); `--seeds` vary the detectors' seeds.
+Image AUROC and pixel AUROC (every pixel of every test crop; untouched crops are all normal) per (texture,
+detector), as mean +- std over the seeds. Each detector runs with its defaults plus `channels=1, image_size=128`.
+OUT/results.json is rewritten after every run; OUT/results.md holds the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from sklearn.metrics import roc_auc_score
+
+import ganspect
+from ganspect.checkpoint import write_text
+from ganspect.metrics import pixel_auroc
+from ganspect.synthetic import UNSEEN_DEFECTS, make_defects
+
+SIZE, TRAIN_CROPS, TEST_CROPS = 128, 64, 48
+FOREIGN = {"brick": "gravel", "grass": "brick", "gravel": "grass"}
+DETECTORS: dict[str, Callable[[int], ganspect.Detector]] = {
+    "per-pixel Gaussian": lambda seed: ganspect.PixelGaussian(image_size=SIZE, seed=seed),
+    "PCA reconstruction": lambda seed: ganspect.PCAReconstruction(image_size=SIZE, seed=seed),
+    "RepairGAN": lambda seed: ganspect.RepairGAN(image_size=SIZE, seed=seed),
+}
+
+
+def read_grey(folder: Path, name: str) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(Image.open(folder / f"{name}.png").convert("L")).copy()).float() / 255
+
+
+def random_crops(area: torch.Tensor, count: int, g: torch.Generator, avoid: int | None = None) -> torch.Tensor:
+    """`count` SIZE x SIZE crops (count, 1, SIZE, SIZE) of `area` at random places; with `avoid`, none that reaches
+    into the quadrant below and right of (avoid, avoid)."""
+    crops = []
+    while len(crops) < count:
+        y, x = torch.randint(0, area.shape[0] - SIZE + 1, (2,), generator=g).tolist()
+        if avoid is not None and y + SIZE > avoid and x + SIZE > avoid:
+            continue
+        crops.append(area[y : y + SIZE, x : x + SIZE])
+    return torch.stack(crops)[:, None]
+
+
+def texture_split(folder: Path, name: str) -> dict[str, torch.Tensor]:
+    """train (TRAIN_CROPS, 1, S, S) normal crops; test (TEST_CROPS, 1, S, S) crops of the held-back quadrant, the
+    second half with unseen defects; labels (TEST_CROPS,) and masks (TEST_CROPS, S, S)."""
+    full, other = read_grey(folder, name), read_grey(folder, FOREIGN[name])
+    half = full.shape[0] // 2
+    g = torch.Generator().manual_seed(0)
+    train = random_crops(full, TRAIN_CROPS, g, avoid=half)
+    test = random_crops(full[half:, half:], TEST_CROPS, g)
+    sources = random_crops(other, TEST_CROPS // 2, g)
+    n = TEST_CROPS // 2
+    damaged, masks = make_defects(test[n:], seed=0, kinds=tuple(UNSEEN_DEFECTS), sources=sources)
+    return {
+        "train": train,
+        "test": torch.cat([test[:n], damaged]),
+        "labels": torch.cat([torch.zeros(n), torch.ones(n)]).long(),
+        "masks": torch.cat([torch.zeros(n, SIZE, SIZE, dtype=torch.bool), masks]),
+    }
+
+
+def run_one(name: str, seed: int, split: dict[str, torch.Tensor]) -> dict:
+    det = DETECTORS[name](seed)
+    start = time.perf_counter()
+    det.fit(split["train"])
+    fit_s = time.perf_counter() - start
+    scores, maps = det.score_and_map(split["test"])
+    return {
+        "image_auroc": float(roc_auc_score(split["labels"].numpy(), scores)),
+        "pixel_auroc": pixel_auroc(list(split["masks"].numpy()), list(maps)),
+        "fit_minutes": fit_s / 60,
+        "validation": getattr(det, "validation_", {}),
+        "settings": repr(det),
+    }
+
+
+def table(rows: list[dict], textures: list[str], names: list[str]) -> str:
+    lines = ["| texture | detector | image AUROC | pixel AUROC | fit (min) |", "|---|---|---|---|---|"]
+    for texture in textures:
+        for name in names:
+            mine = [r for r in rows if r["texture"] == texture and r["detector"] == name]
+            if not mine:
+                continue
+            cells = [f"{np.mean([r[k] for r in mine]):.3f} +- {np.std([r[k] for r in mine]):.3f}" for k in METRICS]
+            fit = np.median([r["fit_minutes"] for r in mine])
+            lines.append(f"| {texture} | {name} | {' | '.join(cells)} | {fit:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+METRICS = ("image_auroc", "pixel_auroc")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="folder with brick.png, grass.png, gravel.png")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--textures", nargs="+", default=list(FOREIGN), choices=list(FOREIGN))
+    parser.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=list(DETECTORS))
+    args = parser.parse_args()
+    if args.out.exists() and any(args.out.iterdir()):
+        parser.error(f"--out {args.out}: expected a new or empty folder, so that results never mix two runs")
+    rows: list[dict] = []
+    for texture in args.textures:
+        split = texture_split(args.data, texture)
+        for name in args.detectors:
+            for seed in args.seeds:
+                row = {"texture": texture, "detector": name, "seed": seed, **run_one(name, seed, split)}
+                rows.append(row)
+                figures = ", ".join(f"{k} {row[k]:.3f}" for k in METRICS)
+                print(f"{texture}, {name}, seed {seed}: {figures}; fit {row['fit_minutes']:.2f} min", flush=True)
+                write_text(args.out / "results.json", json.dumps(rows, indent=2) + "\n")
+    text = table(rows, args.textures, args.detectors)
+    write_text(args.out / "results.md", f"textures, seeds {args.seeds}\n\n{text}")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,248 @@
+"""RepairGAN: a repairing generator and a per-pixel discriminator, both trained on synthetic defects.
+
+OGNet's insight is that a discriminator taught to judge reconstructions scores better than the reconstruction
+error itself. Here that judgment is made pixel by pixel, and it is learned from defects made out of the normal
+images alone (`ganspect.synthetic`):
+- G, the repairer, is an encoder-decoder with no skip connections (a defect cannot be copied through a skip); it
+  learns to map an image carrying a synthetic defect back to the clean image (squared error + 1 - SSIM).
+- D, the judge, is a small U-Net that sees the image and G's repair, stacked as channels, and gives a logit of
+  "defect" for every pixel; it learns the synthetic masks (focal loss), and all zeros on untouched images.
+- With `adversarial_weight` > 0, D also judges the repair itself against the clean image: the content G invented
+  inside a defect's mask is labelled "not genuine", and G is pushed to make it genuine-looking (a per-pixel,
+  conditional GAN term). Weight 0 trains G by its reconstruction loss alone.
+- The map is D's probability map; the image score is its maximum after a Gaussian smoothing of `map_sigma`.
+Both networks are fully convolutional: they train on random crops (`crop_size`) and score whole images at
+`image_size` in one forward pass.
+
+What it draws on: DRAEM (Zavrtanik, Kristan and Skocaj, ICCV 2021) for a reconstructive and a discriminative
+subnetwork trained on simulated anomalies, its smooth-noise masks and focal loss; CutPaste (Li, Sohn, Yoon and
+Pfister, CVPR 2021) for the cut-and-paste and scar defects. Ours: the adversarial term from the segmenting
+discriminator, defects filled from the user's own normal images (DRAEM fills them from an external texture set),
+the networks sized to train within minutes on a CPU, and the validation split picking the round kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .data import RandomPatches
+from .detector import Detector, param
+from .maps import smooth
+from .synthetic import DEFECTS, make_defects
+from .train import make_fabric, round_lengths, shuffled_loader, take
+from .validation import BestRound
+
+DOWNSAMPLING = 16  # both networks halve the image four times (G) or three times (D): sizes are multiples of 16
+
+
+def conv_block(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+
+
+class Repairer(nn.Module):
+    """G: image (B, C, H, W) in [-1, 1] -> repaired image, same shape; four strided convolutions down to H/16,
+    four upsampling convolutions back, no skip connections. Nothing runs at full resolution but the first and
+    the last convolution, which keeps a 256-pixel image cheap."""
+
+    def __init__(self, channels: int, width: int):
+        super().__init__()
+        widths = [width, 2 * width, 4 * width, 8 * width]
+        down: list[nn.Module] = conv_block(channels, widths[0], stride=2)
+        for c_in, c_out in zip(widths, widths[1:], strict=False):
+            down += conv_block(c_in, c_out, stride=2)
+        up: list[nn.Module] = []
+        for c_in, c_out in zip(widths[:0:-1], widths[-2::-1], strict=True):
+            # nearest upsampling + convolution: no checkerboard, which D would learn to read as texture
+            up += [nn.Upsample(scale_factor=2, mode="nearest"), *conv_block(c_in, c_out)]
+        last = [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(widths[0], channels, 3, 1, 1), nn.Tanh()]
+        self.net = nn.Sequential(*down, *up, *last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Judge(nn.Module):
+    """D: (image, repair) stacked (B, 2C, H, W) -> per-pixel defect logits (B, H, W); a three-level U-Net."""
+
+    def __init__(self, channels: int, width: int):
+        super().__init__()
+        w = [width, 2 * width, 4 * width, 8 * width]
+        self.enc = nn.ModuleList(
+            [nn.Sequential(*conv_block(2 * channels, w[0]))]
+            + [nn.Sequential(*conv_block(w[i], w[i + 1], stride=2), *conv_block(w[i + 1], w[i + 1])) for i in range(3)]
+        )
+        self.up = nn.ModuleList(nn.Conv2d(w[i + 1], w[i], 1) for i in range(3))
+        self.dec = nn.ModuleList(nn.Sequential(*conv_block(2 * w[i], w[i])) for i in range(3))
+        self.head = nn.Conv2d(w[0], 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for block in self.enc:
+            x = block(x)
+            skips.append(x)
+        for i in reversed(range(3)):
+            x = self.up[i](F.interpolate(x, scale_factor=2.0, mode="nearest"))
+            x = self.dec[i](torch.cat([x, skips[i]], 1))
+        return self.head(x)[:, 0]
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, sigma: float = 1.5, radius: int = 5) -> torch.Tensor:
+    """Mean structural similarity of a and b (B, C, H, W), both in [-1, 1], with an 11x11 Gaussian window
+    (Wang, Bovik, Sheikh and Simoncelli, 2004)."""
+    taps = torch.arange(-radius, radius + 1, dtype=a.dtype, device=a.device)
+    g = torch.exp(-(taps**2) / (2 * sigma**2))
+    g = g / g.sum()
+    window = (g[:, None] * g[None, :]).expand(a.shape[1], 1, -1, -1)
+
+    def blur(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(t, window, groups=a.shape[1])
+
+    c1, c2 = (0.01 * 2) ** 2, (0.03 * 2) ** 2  # the usual constants, for a dynamic range of 2
+    mu_a, mu_b = blur(a), blur(b)
+    var_a, var_b, cov = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2, blur(a * b) - mu_a * mu_b
+    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))).mean()
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
+    """Binary focal loss (Lin et al., ICCV 2017): BCE down-weighted where the pixel is already judged right, so the
+    few defect pixels are not drowned by the many easy normal ones."""
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    p_right = torch.exp(-bce)
+    return ((1 - p_right) ** gamma * bce).mean()
+
+
+@dataclass(kw_only=True, eq=False)
+class RepairGAN(Detector):
+    """RepairGAN: G repairs synthetic defects, a per-pixel D (U-Net) judges image against repair; D's map scores."""
+
+    image_size: int = param(64, "side of the square images scored (a multiple of 16); inputs are resized to it")
+    steps: int = param(1000, "optimizer steps of training, one batch of crops each")
+    batch_size: int = param(16, "crops per training batch; images per scoring batch")
+    lr: float = param(2e-4, "Adam learning rate of G and D")
+    map_sigma: float = param(2.0, "std in pixels (at image_size) of the Gaussian that smooths D's map before its max")
+    width: int = param(16, "channels of G's and D's first convolutions; they double at each halving")
+    crop_size: int = param(
+        64, "side of the random training crops (a multiple of 16, at most image_size; equal: whole images)"
+    )
+    defects: str = param("blob,cutpaste,scar", "synthetic defects trained on, comma-separated: blob, cutpaste, scar")
+    defect_share: float = param(0.5, "share of each training batch that gets a synthetic defect")
+    adversarial_weight: float = param(0.0, "weight of G's adversarial term against D (0: reconstruction loss only)")
+    ssim_weight: float = param(1.0, "G's loss: squared error + ssim_weight * (1 - SSIM)")
+
+    network_names: ClassVar[tuple[str, ...]] = ("repairer", "judge")
+    # validated on defects unlike those it trains on: on its own kinds the proxy saturates (0.995 on cookies)
+    validation_defects: ClassVar[tuple[str, ...]] = ("scratch", "blur", "stain")
+    command: ClassVar[str] = "repairgan"
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.patch_size:
+            raise ValueError(
+                f"patch_size: RepairGAN is fully convolutional and trains on crops (crop_size); expected 0, "
+                f"got {self.patch_size}"
+            )
+        for name in ("image_size", "crop_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < DOWNSAMPLING or value % DOWNSAMPLING:
+                raise ValueError(f"{name}: expected a multiple of {DOWNSAMPLING} (16, 32, ...), got {value!r}")
+        if self.crop_size > self.image_size:
+            raise ValueError(f"crop_size: must not exceed image_size ({self.image_size}), got {self.crop_size}")
+        if not isinstance(self.width, int) or self.width < 1:
+            raise ValueError(f"width: expected a positive integer, got {self.width!r}")
+        kinds = self.defect_kinds()
+        if not kinds or any(k not in DEFECTS for k in kinds):
+            raise ValueError(f"defects: expected a comma-separated choice of {sorted(DEFECTS)}, got {self.defects!r}")
+        if not 0 < self.defect_share <= 1:
+            raise ValueError(f"defect_share: expected a share in (0, 1], got {self.defect_share!r}")
+        for name in ("adversarial_weight", "ssim_weight"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name}: expected a number >= 0, got {getattr(self, name)!r}")
+
+    def defect_kinds(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in self.defects.split(",") if k.strip())
+
+    def _build_networks(self) -> dict[str, nn.Module]:
+        return {"repairer": Repairer(self.channels, 2 * self.width), "judge": Judge(self.channels, self.width)}
+
+    def _train(self, data, progress: bool) -> None:
+        fabric = make_fabric(self)
+        nets = self._build_networks()
+        gen, judge = nets["repairer"], nets["judge"]
+        opts = {name: torch.optim.Adam(net.parameters(), lr=self.lr, betas=(0.5, 0.999)) for name, net in nets.items()}
+        train_gen, opt_gen = fabric.setup(gen, opts["repairer"])
+        train_judge, opt_judge = fabric.setup(judge, opts["judge"])
+        if self.crop_size < self.image_size:
+            # 4 crops per image read: a batch still spans several images when the set is small
+            data = RandomPatches(data, self.crop_size, min(4, self.batch_size), self.seed)
+        lengths = round_lengths(self.steps, self.rounds)
+        loader, shuffle_rng = shuffled_loader(fabric, data, self.batch_size, self.seed, max(lengths))
+        self.history_ = {"loss_repair": [], "loss_judge": []}
+        ckpt = self._round_checkpoint(nets, opts, shuffle_rng, data, fabric, BestRound())
+        start = ckpt.restore(self.history_)
+        kinds, a = self.defect_kinds(), self.adversarial_weight
+
+        step = sum(lengths[:start])
+        bar = tqdm(total=self.steps, desc="RepairGAN", unit="step", disable=not progress, initial=step)
+        for index in range(start, self.rounds):
+            sums = torch.zeros(2, device=fabric.device)
+            for x in take(loader, lengths[index]):
+                clean = x * 2 - 1  # (B, C, c, c) in [-1, 1]
+                damaged, masks = self._damage(x, step, kinds)
+                repair = train_gen(damaged)
+
+                # (1) D: find the defect's pixels from (image, repair); untouched images are all zeros. With the
+                # adversarial term, D also marks the content G invented inside the mask as not genuine
+                loss_judge = focal_loss(train_judge(torch.cat([damaged, repair.detach()], 1)), masks)
+                if a:
+                    invented = train_judge(torch.cat([repair.detach(), clean], 1))
+                    loss_judge = loss_judge + focal_loss(invented, masks)
+                opt_judge.zero_grad(set_to_none=True)
+                fabric.backward(loss_judge)
+                opt_judge.step()
+
+                # (2) G: repair the damage, squared error + (1 - SSIM); with a > 0 also make D take the repair's
+                # invented content for genuine (D recomputed after its step)
+                loss_repair = F.mse_loss(repair, clean) + self.ssim_weight * (1 - ssim(repair, clean))
+                if a:
+                    invented = train_judge(torch.cat([repair, clean], 1))
+                    fooled = F.binary_cross_entropy_with_logits(invented, torch.zeros_like(invented), reduction="none")
+                    loss_repair = loss_repair + a * (fooled * masks).sum() / masks.sum().clamp_min(1)
+                opt_gen.zero_grad(set_to_none=True)
+                fabric.backward(loss_repair)
+                opt_gen.step()
+                sums += torch.stack([loss_repair.detach(), loss_judge.detach()])
+                step += 1
+                bar.update()
+            validate = partial(self._validate_round, index, nets, ckpt.best)
+            ckpt.record(index, self.history_, sums / lengths[index], ("loss_repair", "loss_judge"), validate)
+        bar.close()
+        ckpt.best.restore(nets)
+        if ckpt.best.round >= 0:
+            self.history_["kept_round"] = [float(ckpt.best.round + 1)]
+        self.repairer_, self.judge_ = gen.eval(), judge.eval()
+
+    def _damage(self, x: torch.Tensor, step: int, kinds: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch x (B, C, c, c) in [0, 1] with synthetic defects on its first `defect_share`, in [-1, 1], and
+        float masks (B, c, c). The defects of step k depend on (seed, k) alone, so a resumed training draws them
+        again; the fill of each comes from the next crop of the batch."""
+        count = max(1, round(self.defect_share * len(x)))
+        seed = int(np.random.SeedSequence([self.seed, step]).generate_state(1)[0])
+        damaged, masks = make_defects(x[:count].cpu(), seed, kinds)
+        images = torch.cat([damaged.to(x.device), x[count:]])
+        untouched = torch.zeros(len(x) - count, *x.shape[-2:], dtype=torch.bool)
+        return images * 2 - 1, torch.cat([masks, untouched]).float().to(x.device)
+
+    @torch.no_grad()
+    def _score_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        real = x * 2 - 1
+        repair = self.repairer_(real)
+        maps = torch.sigmoid(self.judge_(torch.cat([real, repair], 1)))  # (B, S, S) probability of "defect"
+        return smooth(maps, self.map_sigma).flatten(1).amax(1), maps

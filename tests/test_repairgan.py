@@ -1,0 +1,54 @@
+"""RepairGAN: the defects it trains on, and its map on a real texture with defects it never trained on."""
+
+import numpy as np
+import pytest
+import torch
+from benchmarks.textures import texture_split
+
+import ganspect
+from ganspect.metrics import pixel_auroc
+from ganspect.synthetic import CHANGED
+
+from .conftest import TEXTURES, need
+
+
+def test_training_batches_carry_seeded_defects_on_their_first_share():
+    det = ganspect.RepairGAN(defect_share=0.5)
+    x = torch.rand(8, 3, 32, 32)
+    damaged, masks = det._damage(x, step=7, kinds=("blob", "scar"))
+    again, masks_again = det._damage(x, step=7, kinds=("blob", "scar"))
+    other, _ = det._damage(x, step=8, kinds=("blob", "scar"))
+    assert torch.equal(damaged, again) and torch.equal(masks, masks_again)  # a resumed training redraws them
+    assert not torch.equal(damaged, other)
+    assert damaged.min() >= -1 and damaged.max() <= 1  # the networks' [-1, 1]
+    assert masks[:4].flatten(1).any(1).all() and not masks[4:].any()  # first half damaged, the rest untouched
+    changed = ((damaged + 1) / 2 - x).abs().amax(1) > CHANGED
+    assert torch.equal(changed, masks.bool())
+
+
+def test_crop_and_image_sizes_must_suit_the_networks():
+    with pytest.raises(ValueError, match="crop_size"):
+        ganspect.RepairGAN(crop_size=40)._check_params()
+    with pytest.raises(ValueError, match="crop_size"):
+        ganspect.RepairGAN(image_size=64, crop_size=128)._check_params()
+    with pytest.raises(ValueError, match="defects"):
+        ganspect.RepairGAN(defects="blob,stain")._check_params()  # stain is a test-only defect
+    with pytest.raises(ValueError, match="patch_size"):
+        ganspect.RepairGAN(patch_size=32)._check_params()
+
+
+def test_map_finds_unseen_defects_on_a_real_texture():
+    """Train on crops of brick (three quadrants), test on crops of the fourth with scratches, foreign texture,
+    blur and stains: kinds it never trained on. The map must find them, and a map shifted by 12 px must not."""
+    split = texture_split(need(TEXTURES), "brick")
+    det = ganspect.RepairGAN(image_size=128, steps=400, rounds=4, device="cpu").fit(split["train"])
+    scores, maps = det.score_and_map(split["test"])
+    masks = list(split["masks"].numpy())
+    auroc = pixel_auroc(masks, list(maps))
+    shifted = pixel_auroc(masks, list(np.roll(maps, 12, axis=2)))
+    from sklearn.metrics import roc_auc_score
+
+    image = roc_auc_score(split["labels"].numpy(), scores)
+    print(f"brick, unseen defects: pixel AUROC {auroc:.4f} (shifted 12 px: {shifted:.4f}), image AUROC {image:.4f}")
+    assert auroc > 0.0
+    assert shifted < auroc - 0.05
