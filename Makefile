@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # here; where torch is already in the venv it is kept. Elsewhere, override: make TORCH=torch==2.5.1 test
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test bench bench-real lint clean
+.PHONY: install demo test bench bench-real bench-textures bench-serve lint clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,15 @@ bench: install
 COOKIES ?= ../shared/data/cookies
 bench-real: install
 	$(BIN)/python benchmarks/real_images.py --data $(COOKIES) --out bench_out/real-$$(date +%Y%m%d-%H%M%S)
+
+# RepairGAN and the baselines on three textures, defects of kinds never trained on; 3 seeds; needs ../shared/data
+TEXTURES ?= ../shared/data/textures
+bench-textures: install
+	$(BIN)/python benchmarks/textures.py --data $(TEXTURES) --out bench_out/textures-$$(date +%Y%m%d-%H%M%S)
+
+# ganspect serve under load from a second process on loopback (2,000 requests at concurrency 1, 8, 32)
+bench-serve: install
+	$(BIN)/python benchmarks/serve_load.py --data $(COOKIES) --out bench_out/serve-$$(date +%Y%m%d-%H%M%S)
 
 clean:
 	rm -rf $(VENV) demo_out bench_out

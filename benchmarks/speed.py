@@ -1,5 +1,6 @@
 """Speed, side by side in one run: the latent search one image at a time (as reference implementations do it) and
-batched (ganspect), f-AnoGAN's encoder, OGNet's scoring, training throughput; the FLOP floor of a search step.
+batched (ganspect), f-AnoGAN's encoder, OGNet's scoring, training throughput, RepairGAN's scoring and training
+step; the FLOP floor of a search step.
 
     python benchmarks/speed.py --out bench_out/speed.json [--gamma 500 --seed-gamma 100 --batch 64 --repeats 3]
 
@@ -13,6 +14,7 @@ how long a step takes, so the networks here are freshly initialised; quality is 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import statistics
@@ -47,7 +49,8 @@ def fitted(det: ganspect.Detector) -> ganspect.Detector:
     det.device_ = torch.device("cpu")
     for name, net in det._build_networks().items():
         setattr(det, name + "_", net)
-    det.threshold_, det.history_ = 0.0, {}
+    det.threshold_, det.history_, det.score_rule_, det.map_scale_ = 0.0, {}, "model", 1.0
+    det._fit_params = dataclasses.asdict(det)
     det._freeze()
     return det
 
@@ -152,6 +155,38 @@ def bench_ognet(architecture: str, size: int, batch: int, repeats: int) -> dict:
     }
 
 
+def bench_repairgan(repeats: int) -> dict:
+    """RepairGAN: one 256x256 image scored alone (the model at image_size 256, and the default 64 px model given a
+    256 px image, resize included), a batch of 32 at 64 px, and one training step (16 crops of 64 px, defects
+    included), each the median of at least 10 runs."""
+    out = {}
+    for size in (256, 64):
+        det = fitted(ganspect.RepairGAN(image_size=size, channels=3, device="cpu"))
+        one = torch.rand(1, 3, 256, 256)
+        det.score(one)  # warm-up
+        seconds = median_seconds(lambda det=det, one=one: det.score(one), max(repeats, 10))
+        out[f"one_256px_image_at_image_size_{size}_ms"] = seconds * 1e3
+    batch = torch.rand(32, 3, 64, 64)
+    out["batch_of_32_at_64px_ms_per_image"] = median_seconds(lambda: det.score(batch), max(repeats, 10)) * 1e3 / 32
+    det = ganspect.RepairGAN(channels=3, device="cpu")
+    nets = det._build_networks()
+    opt = torch.optim.Adam([p for n in nets.values() for p in n.parameters()])
+    x = torch.rand(16, 3, 64, 64)
+
+    def step() -> None:
+        damaged, masks = det._damage(x, 0, det.defect_kinds())
+        repair = nets["repairer"](damaged)
+        logits = nets["judge"](torch.cat([damaged, repair.detach()], 1))
+        loss = torch.nn.functional.mse_loss(repair, x * 2 - 1) + logits.mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()
+    out["training_step_ms"] = median_seconds(step, max(repeats, 10)) * 1e3
+    return out
+
+
 def bench_training(size: int, images: int) -> dict:
     """Images per second through fit's training loop: the difference between 2k and k steps (no validation split,
     so nothing but training is timed)."""
@@ -210,6 +245,7 @@ def main() -> None:
         ],
         "ognet": [bench_ognet("lean", 28, args.batch, args.repeats), bench_ognet("official", 45, args.batch, 1)],
         "training_images_per_second_28px": bench_training(28, 1024),
+        "repairgan": bench_repairgan(args.repeats),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from benchmarks.textures import texture_split
+from sklearn.metrics import roc_auc_score
 
 import ganspect
 from ganspect.metrics import pixel_auroc
@@ -46,9 +47,9 @@ def test_map_finds_unseen_defects_on_a_real_texture():
     masks = list(split["masks"].numpy())
     auroc = pixel_auroc(masks, list(maps))
     shifted = pixel_auroc(masks, list(np.roll(maps, 12, axis=2)))
-    from sklearn.metrics import roc_auc_score
-
     image = roc_auc_score(split["labels"].numpy(), scores)
     print(f"brick, unseen defects: pixel AUROC {auroc:.4f} (shifted 12 px: {shifted:.4f}), image AUROC {image:.4f}")
-    assert auroc > 0.0
-    assert shifted < auroc - 0.05
+    # measured (one thread, 400 steps): pixel 0.888, shifted 0.691, image 0.958; the per-pixel Gaussian and PCA
+    # reach 0.67-0.70 pixel and 0.62 image AUROC on the same split
+    assert auroc > 0.85 and image > 0.90
+    assert shifted < auroc - 0.1

@@ -1,0 +1,174 @@
+"""`ganspect serve` under load: throughput, latency, errors and memory, from a second process on loopback.
+
+    python benchmarks/serve_load.py --data ../shared/data/cookies --out bench_out/serve [--requests 2000]
+
+For each detector (an encoder AnoGAN and RepairGAN, both at their defaults with channels=3; trained for a few
+steps only, since speed does not depend on how long a model trained), this script:
+1. fits and saves the model, and measures in-process `det.score()` on the test images as files (decoding
+   included, batches of 32: images per second), and one image at a time (the median single-image time);
+2. starts `python -m ganspect serve MODEL` in its own process and waits for /health;
+3. from this process, sends `--requests` POST /score requests, each one test image as the raw body (the JPEG as
+   it comes from a camera), at each concurrency of `--concurrency` (an asyncio client with that many requests
+   in flight at all times);
+4. reports requests per second, p50/p99 latency, non-200 answers, and the server's resident memory before and
+   after the load.
+Client and server share the machine's cores, as a line computer would. OUT/results.json and OUT/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+import ganspect
+from ganspect.checkpoint import write_text
+from ganspect.data import ImageFiles, MVTecFolder
+
+DETECTORS = {
+    "AnoGAN, encoder": lambda: ganspect.AnoGAN(channels=3, mapping="encoder", steps=20, rounds=2, encoder_steps=20),
+    "RepairGAN": lambda: ganspect.RepairGAN(channels=3, steps=20, rounds=2),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(line for line in status if line.startswith("VmRSS")).split()[1]) / 1024
+
+
+async def load(url: str, bodies: list[bytes], requests: int, concurrency: int) -> dict:
+    """`requests` POSTs with `concurrency` in flight; returns rps, p50/p99 latency (ms) and the non-200 count."""
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal sent, errors
+        while sent < requests:
+            body = bodies[sent % len(bodies)]
+            sent += 1
+            start = time.perf_counter()
+            answer = await client.post(f"{url}/score", content=body)
+            latencies.append(time.perf_counter() - start)
+            errors += answer.status_code != 200
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    ms = np.array(latencies) * 1000
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "errors": errors,
+    }
+
+
+def in_process(det, paths: list[Path]) -> dict:
+    files = ImageFiles(paths, det.channels, det.image_size)
+    det.batch_size = 32
+    det.score(files)  # warm-up
+    start = time.perf_counter()
+    det.score(files)
+    batched = len(paths) / (time.perf_counter() - start)
+    single = []
+    for p in paths[:30]:
+        start = time.perf_counter()
+        det.score(ImageFiles([p], det.channels, det.image_size))
+        single.append(time.perf_counter() - start)
+    return {"score_images_per_s": batched, "single_image_ms": float(np.median(single) * 1000)}
+
+
+def run_detector(name: str, data: Path, out: Path, requests: int, concurrencies: list[int]) -> list[dict]:
+    det = DETECTORS[name]()
+    det.fit(ImageFiles(MVTecFolder(data).train_paths(), det.channels, det.image_size))
+    model = out / f"{name.replace(' ', '_').replace(',', '')}.pt"
+    det.save(model)
+    paths = [t.path for t in MVTecFolder(data).test_images()]
+    reference = in_process(det, paths)
+    bodies = [p.read_bytes() for p in paths]
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ganspect", "serve", str(model), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        env={**os.environ},
+    )
+    url = f"http://127.0.0.1:{port}"
+    rows = []
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        asyncio.run(load(url, bodies, 50, 4))  # warm-up
+        for concurrency in concurrencies:
+            before = rss_mib(server.pid)
+            figures = asyncio.run(load(url, bodies, requests, concurrency))
+            after = rss_mib(server.pid)
+            row = {"detector": name, "concurrency": concurrency, **figures, "rss_before_mib": before}
+            row.update(rss_after_mib=after, **reference)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| detector | concurrency | requests/s | p50 (ms) | p99 (ms) | errors | RSS before -> after (MiB) "
+        "| in-process score() (images/s) | one image in-process (ms) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['detector']} | {r['concurrency']} | {r['rps']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+            f"{r['errors']} | {r['rss_before_mib']:.0f} -> {r['rss_after_mib']:.0f} | "
+            f"{r['score_images_per_s']:.1f} | {r['single_image_ms']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="MVTec AD-style folder: trains on train/good")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=list(DETECTORS))
+    args = parser.parse_args()
+    if args.out.exists() and any(args.out.iterdir()):
+        parser.error(f"--out {args.out}: expected a new or empty folder, so that results never mix two runs")
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name in args.detectors:
+        rows += run_detector(name, args.data, args.out, args.requests, args.concurrency)
+        write_text(args.out / "results.json", json.dumps(rows, indent=2) + "\n")
+    text = table(rows)
+    write_text(args.out / "results.md", f"serve load, {args.requests} requests per row\n\n{text}")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
