@@ -20,10 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -33,17 +29,12 @@ import numpy as np
 import ganspect
 from ganspect.checkpoint import write_text
 from ganspect.data import ImageFiles, MVTecFolder
+from ganspect.serve import serving_process
 
 DETECTORS = {
     "AnoGAN, encoder": lambda: ganspect.AnoGAN(channels=3, mapping="encoder", steps=20, rounds=2, encoder_steps=20),
     "RepairGAN": lambda: ganspect.RepairGAN(channels=3, steps=20, rounds=2),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mib(pid: int) -> float:
@@ -105,33 +96,17 @@ def run_detector(name: str, data: Path, out: Path, requests: int, concurrencies:
     paths = [t.path for t in MVTecFolder(data).test_images()]
     reference = in_process(det, paths)
     bodies = [p.read_bytes() for p in paths]
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ganspect", "serve", str(model), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        env={**os.environ},
-    )
-    url = f"http://127.0.0.1:{port}"
     rows = []
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with serving_process(model) as (url, pid):
         asyncio.run(load(url, bodies, 50, 4))  # warm-up
         for concurrency in concurrencies:
-            before = rss_mib(server.pid)
+            before = rss_mib(pid)
             figures = asyncio.run(load(url, bodies, requests, concurrency))
-            after = rss_mib(server.pid)
+            after = rss_mib(pid)
             row = {"detector": name, "concurrency": concurrency, **figures, "rss_before_mib": before}
             row.update(rss_after_mib=after, **reference)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     return rows
 
 

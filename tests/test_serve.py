@@ -2,11 +2,7 @@
 
 import base64
 import io
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,16 +22,10 @@ uvicorn = pytest.importorskip("uvicorn", reason="the [serve] extra is not instal
 serve = pytest.importorskip("ganspect.serve", reason="the [serve] extra is not installed")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def running(app):
     """The app on a real uvicorn server on a free loopback port, in a thread: real concurrent connections."""
-    port = free_port()
+    port = serve.free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -162,17 +152,7 @@ def test_the_page_in_a_real_browser(cookie_model):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     good = sorted((COOKIES / "test" / "good").iterdir())[0]
     cracked = sorted((COOKIES / "test" / "crack").iterdir())[0]
-    port = free_port()
-    command = [sys.executable, "-m", "ganspect", "serve", str(cookie_model), "--port", str(port)]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with serve.serving_process(cookie_model) as (url, _):
         api = {p.name: httpx.post(f"{url}/score", content=p.read_bytes()).json()["results"][0] for p in (good, cracked)}
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch(
@@ -191,9 +171,6 @@ def test_the_page_in_a_real_browser(cookie_model):
             )
             page.screenshot(path=str(cookie_model.with_name("page.png")))
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     assert sorted(s["name"] for s in shown) == sorted(api)
     for card in shown:
         assert card["score"] == pytest.approx(api[card["name"]]["score"], rel=1e-6)

@@ -452,18 +452,3 @@ def stitch_patches(
         total[:, y : y + p, x : x + p] += patch_maps[:, k]
         count[y : y + p, x : x + p] += 1
     return patch_scores.amax(1), total / count
-
-
-def augment(x: torch.Tensor, shift: float) -> torch.Tensor:
-    """Training-time variety for small sets, drawn from torch's current random state: each image of x (B, C, S, S)
-    is flipped left-right with probability 1/2 and moved by up to `shift` of its side in each direction (edges
-    replicated)."""
-    flip = torch.rand(len(x), device=x.device) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-    pad = round(shift * x.shape[-1])
-    if not pad:
-        return x
-    size = x.shape[-1]
-    padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
-    offsets = torch.randint(0, 2 * pad + 1, (len(x), 2)).tolist()
-    return torch.stack([padded[i, :, dy : dy + size, dx : dx + size] for i, (dy, dx) in enumerate(offsets)])

@@ -24,9 +24,13 @@ import asyncio
 import base64
 import dataclasses
 import io
+import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from importlib.resources import files
 from pathlib import Path
 
@@ -267,6 +271,40 @@ def make_app(
         return JSONResponse({"results": items}, status_code=status)
 
     return app
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving_process(model: str | Path, *flags: str, timeout: float = 120.0) -> Iterator[tuple[str, int]]:
+    """`ganspect serve MODEL FLAGS` in a process of its own on a free loopback port while the block runs: yields
+    (its URL, its pid) once /health answers, and stops it after. For tests and load benchmarks."""
+    import httpx
+
+    port = free_port()
+    command = [sys.executable, "-m", "ganspect", "serve", str(model), "--port", str(port), *flags]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{url}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"ganspect serve {model} did not come up (exit code {server.poll()})")
+            time.sleep(0.1)
+        yield url, server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def serve(model: str | Path, host: str, port: int, device: str | None = None, **options) -> None:
