@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--overlays", type=int, default=16, help="how many heat-map overlays to write")
     evaluate.add_argument("--device", default=None, help="override the model's device")
 
-    export = commands.add_parser("export", help="write a one-pass scorer (encoder AnoGAN, OGNet) as ONNX")
+    export = commands.add_parser(
+        "export", help="write a one-pass scorer (encoder AnoGAN, OGNet, RepairGAN, baselines) as ONNX"
+    )
     export.add_argument("model", type=Path)
     export.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
 

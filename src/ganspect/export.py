@@ -1,4 +1,5 @@
-"""ONNX export of the one-pass scorers (AnoGAN with the encoder, OGNet), for deployment without PyTorch.
+"""ONNX export of the one-pass scorers (AnoGAN with the encoder, OGNet, RepairGAN, the baselines), for deployment
+without PyTorch.
 
 The graph takes float images in [0, 1] shaped (N, C, S, S), S being the networks' size (`det.net_size`), and
 returns `score` (N,) and `anomaly_map` (N, S, S), exactly what the detector computes for those inputs. In patch
