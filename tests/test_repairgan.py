@@ -53,3 +53,29 @@ def test_map_finds_unseen_defects_on_a_real_texture():
     # reach 0.67-0.70 pixel and 0.62 image AUROC on the same split
     assert auroc > 0.85 and image > 0.90
     assert shifted < auroc - 0.1
+
+
+def test_resumed_training_ends_with_the_same_model(digits, tmp_path):
+    """Stopped after round 2 of 4 (crops and defects mid-stream), then resumed: the model of an unbroken run."""
+    settings = dict(image_size=32, crop_size=16, width=4, steps=12, rounds=4, batch_size=8, threshold_images=16,
+                    device="cpu")  # fmt: skip
+    images = digits.train[:64]
+    whole = ganspect.RepairGAN(**settings).fit(images)
+    broken = ganspect.RepairGAN(**settings)
+    validate = broken._validate_round
+
+    def stop_in_round_three(index, modules, best):
+        if index == 2:
+            raise KeyboardInterrupt  # after round 2's state was saved, before round 3's
+        validate(index, modules, best)
+
+    broken._validate_round = stop_in_round_three
+    with pytest.raises(KeyboardInterrupt):
+        broken.fit(images, checkpoint=tmp_path / "m.partial")
+    assert torch.load(tmp_path / "m.partial", weights_only=True)["round"] == 2
+    resumed = ganspect.RepairGAN(**settings).fit(images, checkpoint=tmp_path / "m.partial", resume=True)
+    for name in whole.network_names:
+        for (key, a), b in zip(getattr(whole, name + "_").state_dict().items(),
+                               getattr(resumed, name + "_").state_dict().values(), strict=True):  # fmt: skip
+            assert torch.equal(a, b), f"{name}.{key} differs after resuming"
+    assert whole.history_ == resumed.history_ and whole.threshold_ == resumed.threshold_
