@@ -125,9 +125,13 @@ def test_too_large_requests_and_images_are_413(model, files, tmp_path, monkeypat
         too_long = httpx.post(f"{url}/score", content=b"x" * 30_000)
         many = httpx.post(f"{url}/score", files=[("file", ("n.png", noise.getvalue(), "image/png"))] * 2)
         too_big = httpx.post(f"{url}/score", files=parts(files[:1]) + [("file", ("n.png", noise.getvalue()))])
+        # a chunked multipart body carries no length: it is counted as it arrives
+        chunks = (b"--x\r\n" + b"y" * 5000 for _ in range(6))
+        multipart = {"content-type": "multipart/form-data; boundary=x"}
+        chunked = httpx.post(f"{url}/score", content=chunks, headers=multipart)
     assert len(noise.getvalue()) > 10_000  # so two of them are over the request limit
     assert too_long.status_code == 413 and "20,000" in too_long.json()["detail"]
-    assert many.status_code == 413
+    assert many.status_code == 413 and chunked.status_code == 413
     assert too_big.status_code == 413
     results = too_big.json()["results"]
     assert "score" in results[0] and "120x120 is over the 10,000 pixels" in results[1]["error"]

@@ -222,8 +222,13 @@ def make_app(
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_request_bytes:
             raise HTTPException(413, f"request of {int(length):,} bytes is over the {max_request_bytes:,} allowed")
-        kind = request.headers.get("content-type", "")
-        if kind.startswith("multipart/form-data"):
+        body = bytearray()
+        async for chunk in request.stream():  # counted as it comes: a missing or false length cannot bypass it
+            body += chunk
+            if len(body) > max_request_bytes:
+                raise HTTPException(413, f"request body is over the {max_request_bytes:,} bytes allowed")
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            request._body = bytes(body)  # Starlette parses the form from the body already read (and bounded)
             form = await request.form(max_files=queue_size, max_part_size=max_request_bytes)
             parts = []
             for field, value in form.multi_items():
@@ -232,11 +237,6 @@ def make_app(
                 label = f"part {field!r} ({value.filename})" if value.filename else f"part {field!r}"
                 parts.append((label, await value.read()))
         else:
-            body = bytearray()
-            async for chunk in request.stream():  # counted as it comes: a missing or false length cannot bypass it
-                body += chunk
-                if len(body) > max_request_bytes:
-                    raise HTTPException(413, f"request body is over the {max_request_bytes:,} bytes allowed")
             parts = [("body", bytes(body))]
         if not parts or not any(data for _, data in parts):
             raise HTTPException(400, "no image: send image files as multipart parts, or one image as the body")
