@@ -33,6 +33,7 @@ from ganspect.metrics import pixel_auroc
 from ganspect.synthetic import UNSEEN_DEFECTS, make_defects
 
 SIZE, TRAIN_CROPS, TEST_CROPS = 128, 64, 48
+METRICS = ("image_auroc", "pixel_auroc")
 FOREIGN = {"brick": "gravel", "grass": "brick", "gravel": "grass"}
 DETECTORS: dict[str, Callable[[int], ganspect.Detector]] = {
     "per-pixel Gaussian": lambda seed: ganspect.PixelGaussian(image_size=SIZE, seed=seed),
@@ -102,9 +103,6 @@ def table(rows: list[dict], textures: list[str], names: list[str]) -> str:
             fit = np.median([r["fit_minutes"] for r in mine])
             lines.append(f"| {texture} | {name} | {' | '.join(cells)} | {fit:.2f} |")
     return "\n".join(lines) + "\n"
-
-
-METRICS = ("image_auroc", "pixel_auroc")
 
 
 def main() -> None:

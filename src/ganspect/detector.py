@@ -274,7 +274,7 @@ class Detector:
         det.history_ = {k: list(v) for k, v in ckpt["history"].items()}
         det.validation_ = dict(ckpt.get("validation", {}))
         det.score_rule_ = ckpt.get("score_rule", "model")
-        det.map_scale_ = float(ckpt.get("map_scale", 1.0))  # checkpoints from before 0.2 lack it
+        det.map_scale_ = float(ckpt.get("map_scale", 1.0))  # checkpoints written before it existed lack it
         det._freeze()
         return det
 

@@ -25,6 +25,11 @@ def upsample_map(anomaly_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return resize(torch.from_numpy(anomaly_map), size).numpy()
 
 
+def heat_colours(anomaly_map: np.ndarray, scale: float) -> np.ndarray:
+    """(H, W) map -> (H, W, 3) RGB in [0, 1]: inferno from 0 to `scale`, values above it at the top colour."""
+    return colormaps["inferno"](np.clip(anomaly_map / max(scale, 1e-12), 0, 1))[..., :3]
+
+
 def overlay(image: np.ndarray, anomaly_map: np.ndarray, mask: np.ndarray | None, scale: float) -> Image.Image:
     """Side by side: the image, and the image under its heat map (and the mask's outline in white).
 
@@ -32,7 +37,7 @@ def overlay(image: np.ndarray, anomaly_map: np.ndarray, mask: np.ndarray | None,
     images of a run so their heat maps compare."""
     rgb = np.repeat(image, 3, 0) if image.shape[0] == 1 else image
     rgb = rgb.transpose(1, 2, 0)
-    heat = colormaps["inferno"](np.clip(anomaly_map / max(scale, 1e-12), 0, 1))[..., :3]
+    heat = heat_colours(anomaly_map, scale)
     blend = 0.45 * rgb + 0.55 * heat
     if mask is not None and mask.any():
         edge = mask & ~ndimage.binary_erosion(mask, iterations=max(1, mask.shape[0] // 200))

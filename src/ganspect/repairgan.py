@@ -128,7 +128,7 @@ class RepairGAN(Detector):
     batch_size: int = param(16, "crops per training batch; images per scoring batch")
     lr: float = param(2e-4, "Adam learning rate of G and D")
     map_sigma: float = param(2.0, "std in pixels (at image_size) of the Gaussian that smooths D's map before its max")
-    width: int = param(16, "channels of G's and D's first convolutions; they double at each halving")
+    width: int = param(16, "channels of D's first convolution (G's: twice that); they double at each halving")
     crop_size: int = param(
         64, "side of the random training crops (a multiple of 16, at most image_size; equal: whole images)"
     )

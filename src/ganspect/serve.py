@@ -39,10 +39,12 @@ import torch
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from PIL import Image
 
 from . import __version__
 from .data import ImageTooLarge, read_image, resize
 from .detector import Detector
+from .evaluate import heat_colours
 
 MAX_REQUEST_BYTES = 32 * 2**20
 
@@ -123,13 +125,9 @@ class Batcher:
 
 
 def heat_png(anomaly_map: np.ndarray, scale: float) -> str:
-    """The map coloured (inferno, 0 to `scale`) as a base64 PNG."""
-    from matplotlib import colormaps
-    from PIL import Image
-
-    rgb = colormaps["inferno"](np.clip(anomaly_map / max(scale, 1e-12), 0, 1))[..., :3]
+    """The map coloured as the report colours it (inferno, 0 to `scale`), as a base64 PNG."""
     buf = io.BytesIO()
-    Image.fromarray((rgb * 255).round().astype(np.uint8)).save(buf, format="PNG")
+    Image.fromarray((heat_colours(anomaly_map, scale) * 255).round().astype(np.uint8)).save(buf, format="PNG")
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
