@@ -38,6 +38,7 @@ SMALL["RepairGAN"] = dict(
     image_size=16, width=4, crop_size=16, steps=6, rounds=3, batch_size=16, threshold_images=32, device="cpu"
 )
 SMALL["AnoGAN-encoder"] = {**SMALL["AnoGAN"], "mapping": "encoder"}
+SMALL["AnoGAN-wgan-gp"] = {**SMALL["AnoGAN-encoder"], "gan": "wgan-gp"}
 SMALL["PixelGaussian"] = dict(image_size=16, batch_size=16, threshold_images=32, device="cpu")
 SMALL["PCAReconstruction"] = dict(image_size=16, batch_size=16, threshold_images=32, device="cpu")
 

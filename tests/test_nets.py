@@ -28,3 +28,16 @@ def test_networks_shapes(size, channels):
     assert torch.equal(features, disc.features(image))
     assert torch.equal(logits, disc(image))
     assert enc(image).shape == (3, 100)
+
+
+def test_layer_norm_critic_judges_each_image_on_its_own():
+    """WGAN-GP's penalty is a per-image gradient: the critic's value of an image must not depend on its batch
+    mates in training mode, which BatchNorm's would."""
+    torch.manual_seed(0)
+    x = torch.randn(5, 1, 32, 32)
+    critic = Discriminator(32, 1, width=8, norm="layer").train()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in critic.modules())
+    alone = torch.cat([critic(x[i : i + 1]) for i in range(len(x))])
+    torch.testing.assert_close(critic(x), alone)
+    batch_norm = Discriminator(32, 1, width=8).train()
+    assert not torch.allclose(batch_norm(x), torch.cat([batch_norm(x[i : i + 2])[:1] for i in range(len(x))]))

@@ -17,8 +17,10 @@ mapping="encoder" is f-AnoGAN's fast mapping (Schlegl, Seeböck, Waldstein, Lang
 Fast unsupervised anomaly detection with generative adversarial networks", Medical Image Analysis 2019): after the
 GAN, an encoder E is trained with G and D frozen on the izi_f loss
     (1/n) ||x - G(E(x))||^2 + kappa (1/n_d) ||f(x) - f(G(E(x)))||^2,
-and the same two terms, for z = E(x) in one forward pass, are the score. Ours: the GAN stays the DCGAN above (the
-paper trains a WGAN-GP), z is Gaussian so E has no tanh, and E trains with Adam.
+and the same two terms, for z = E(x) in one forward pass, are the score. The paper's GAN is a WGAN-GP (Gulrajani,
+Ahmed, Arjovsky, Dumoulin and Courville, "Improved Training of Wasserstein GANs", NeurIPS 2017): gan="wgan-gp"
+trains that (the DCGAN layout, with layer norm in the critic instead of BatchNorm), gan="dcgan" the IPMI paper's
+DCGAN. Ours: the networks stay DCGAN-shaped (the paper's are residual), z is Gaussian so E has no tanh.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from .train import make_fabric, round_lengths, shuffled_loader, take
 from .validation import BestRound
 
 MAPPINGS = ("search", "encoder")
+GANS = ("dcgan", "wgan-gp")
 
 
 @dataclass(kw_only=True, eq=False)
@@ -58,6 +61,9 @@ class AnoGAN(Detector):
     search_min_delta: float = param(1e-3, "relative decrease of an image's loss that counts as an improvement")
     disc_weight: float = param(0.1, "lambda: weight of the discrimination loss in the search and in A(x)")
     mapping: str = param("search", "'search' (the paper's latent search) or 'encoder' (f-AnoGAN's izi_f encoder)")
+    gan: str = param("dcgan", "'dcgan' (AnoGAN's GAN) or 'wgan-gp' (f-AnoGAN's: a layer-norm critic, gradient penalty)")
+    critic_steps: int = param(5, "gan='wgan-gp': critic steps (one batch each) per generator step, n_critic")
+    gp_weight: float = param(10.0, "gan='wgan-gp': weight of the gradient penalty")
     encoder_steps: int = param(0, "optimizer steps of the encoder's training (0: as many as the GAN's)")
     feature_weight: float = param(1.0, "kappa: weight of the feature term in the izi_f loss and score")
 
@@ -88,6 +94,12 @@ class AnoGAN(Detector):
             raise ValueError(f"disc_weight: expected lambda in [0, 1], got {self.disc_weight!r}")
         if self.mapping not in MAPPINGS:
             raise ValueError(f"mapping: expected one of {MAPPINGS}, got {self.mapping!r}")
+        if self.gan not in GANS:
+            raise ValueError(f"gan: expected one of {GANS}, got {self.gan!r}")
+        if not isinstance(self.critic_steps, int) or isinstance(self.critic_steps, bool) or self.critic_steps < 1:
+            raise ValueError(f"critic_steps: expected a positive integer, got {self.critic_steps!r}")
+        if not self.gp_weight >= 0:
+            raise ValueError(f"gp_weight: expected a number >= 0, got {self.gp_weight!r}")
         if not isinstance(self.encoder_steps, int) or self.encoder_steps < 0:
             raise ValueError(f"encoder_steps: expected an integer >= 0, got {self.encoder_steps!r}")
         if self.mapping == "encoder" and 0 < self.encoder_steps < self.rounds:
@@ -98,52 +110,43 @@ class AnoGAN(Detector):
     def _build_networks(self) -> dict[str, nn.Module]:
         nets = {
             "generator": Generator(self.latent_dim, self.net_size, self.channels, self.width),
-            "discriminator": Discriminator(self.net_size, self.channels, self.width),
+            "discriminator": Discriminator(
+                self.net_size, self.channels, self.width, norm="layer" if self.gan == "wgan-gp" else "batch"
+            ),
         }
         if self.mapping == "encoder":
             nets["encoder"] = Encoder(self.latent_dim, self.net_size, self.channels, self.width)
         return nets
 
-    # --- training: the DCGAN, then (mapping="encoder") f-AnoGAN's encoder --------------------------------------
+    # --- training: the GAN, then (mapping="encoder") f-AnoGAN's encoder ------------------------------------------
     def _train(self, data, progress: bool) -> None:
         fabric = make_fabric(self)
         nets = self._build_networks()
         gen, disc = nets["generator"], nets["discriminator"]
-        opts = {name: torch.optim.Adam(net.parameters(), lr=self.lr, betas=(0.5, 0.999)) for name, net in nets.items()}
+        # WGAN-GP's Adam: no momentum on the critic's moving target (Gulrajani et al.); DCGAN's: beta1 = 0.5
+        betas = (0.0, 0.9) if self.gan == "wgan-gp" else (0.5, 0.999)
+        opts = {name: torch.optim.Adam(net.parameters(), lr=self.lr, betas=betas) for name, net in nets.items()}
         train_gen, opt_gen = fabric.setup(gen, opts["generator"])
         train_disc, opt_disc = fabric.setup(disc, opts["discriminator"])
-        loader, shuffle_rng = shuffled_loader(fabric, data, self.batch_size, self.seed, -(-self.steps // self.rounds))
+        # a generator step takes one batch (DCGAN) or one per critic step (WGAN-GP)
+        per_step = self.critic_steps if self.gan == "wgan-gp" else 1
+        batches_per_round = per_step * -(-self.steps // self.rounds)
+        loader, shuffle_rng = shuffled_loader(fabric, data, self.batch_size, self.seed, batches_per_round)
         self.history_ = {"loss_disc": [], "loss_gen": []}
         best = BestRound()
         ckpt = self._round_checkpoint(nets, opts, shuffle_rng, data, fabric, best)
         start = ckpt.restore(self.history_)
+        gan_step = self._wgan_gp_step if self.gan == "wgan-gp" else self._dcgan_step
 
         lengths = round_lengths(self.steps, self.rounds)
         done = sum(lengths[:start])
-        bar = tqdm(total=self.steps, desc="AnoGAN: GAN", unit="step", disable=not progress, initial=done)
+        bar = tqdm(total=self.steps, desc=f"AnoGAN: {self.gan}", unit="step", disable=not progress, initial=done)
         for index in range(start, self.rounds):
             sums = torch.zeros(2, device=fabric.device)
-            for x in take(loader, lengths[index]):
-                real = x * 2 - 1  # (B, C, S, S) in [-1, 1]
-                z = torch.randn(len(real), self.latent_dim, device=fabric.device)  # (B, latent_dim)
-                fake = train_gen(z)
-
-                # (1) D: maximise log D(x) + log(1 - D(G(z))); detach: D's step must not update G
-                logit_real, logit_fake = train_disc(real), train_disc(fake.detach())
-                loss_disc = F.binary_cross_entropy_with_logits(
-                    logit_real, torch.ones_like(logit_real)
-                ) + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))
-                opt_disc.zero_grad(set_to_none=True)
-                fabric.backward(loss_disc)
-                opt_disc.step()
-
-                # (2) G: maximise log D(G(z)), the non-saturating loss, through the updated D
-                logit_fake = train_disc(fake)
-                loss_gen = F.binary_cross_entropy_with_logits(logit_fake, torch.ones_like(logit_fake))
-                opt_gen.zero_grad(set_to_none=True)
-                fabric.backward(loss_gen)
-                opt_gen.step()
-                sums += torch.stack([loss_disc.detach(), loss_gen.detach()])
+            batches = take(loader, per_step * lengths[index])
+            for reals in zip(*[batches] * per_step, strict=True):  # per_step consecutive batches per generator step
+                losses = gan_step(fabric, train_gen, train_disc, opt_gen, opt_disc, [x * 2 - 1 for x in reals])
+                sums += torch.stack(losses)
                 bar.update()
             ckpt.record(index, self.history_, sums / lengths[index], ("loss_disc", "loss_gen"))
         bar.close()
@@ -151,6 +154,55 @@ class AnoGAN(Detector):
         if self.mapping == "encoder":
             encoder_start = max(start, self.rounds)
             self._train_encoder(fabric, nets["encoder"], opts["encoder"], loader, ckpt, encoder_start, progress)
+
+    def _dcgan_step(self, fabric, gen, disc, opt_gen, opt_disc, reals) -> tuple[torch.Tensor, torch.Tensor]:
+        """One DCGAN step on one batch of real images (B, C, S, S) in [-1, 1]; returns the two losses."""
+        (real,) = reals
+        z = torch.randn(len(real), self.latent_dim, device=fabric.device)  # (B, latent_dim)
+        fake = gen(z)
+
+        # (1) D: maximise log D(x) + log(1 - D(G(z))); detach: D's step must not update G
+        logit_real, logit_fake = disc(real), disc(fake.detach())
+        loss_disc = F.binary_cross_entropy_with_logits(
+            logit_real, torch.ones_like(logit_real)
+        ) + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))
+        opt_disc.zero_grad(set_to_none=True)
+        fabric.backward(loss_disc)
+        opt_disc.step()
+
+        # (2) G: maximise log D(G(z)), the non-saturating loss, through the updated D
+        logit_fake = disc(fake)
+        loss_gen = F.binary_cross_entropy_with_logits(logit_fake, torch.ones_like(logit_fake))
+        opt_gen.zero_grad(set_to_none=True)
+        fabric.backward(loss_gen)
+        opt_gen.step()
+        return loss_disc.detach(), loss_gen.detach()
+
+    def _wgan_gp_step(self, fabric, gen, critic, opt_gen, opt_critic, reals) -> tuple[torch.Tensor, torch.Tensor]:
+        """One WGAN-GP generator step (Gulrajani et al., NeurIPS 2017, as f-AnoGAN trains its GAN): a critic step
+        on each of the critic_steps batches, then one generator step; returns the last critic loss and G's."""
+        for real in reals:
+            z = torch.randn(len(real), self.latent_dim, device=fabric.device)
+            with torch.no_grad():
+                fake = gen(z)
+            # the penalty's points: each on the line between a real image and a generated one
+            mix = torch.rand(len(real), 1, 1, 1, device=fabric.device)
+            between = (mix * real + (1 - mix) * fake).requires_grad_(True)
+            (grad,) = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
+            penalty = (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+            # (1) critic: maximise D(x) - D(G(z)), the Wasserstein estimate, with gradients of norm 1 in between
+            loss_critic = critic(fake).mean() - critic(real).mean() + self.gp_weight * penalty
+            opt_critic.zero_grad(set_to_none=True)
+            fabric.backward(loss_critic)
+            opt_critic.step()
+
+        # (2) G: maximise D(G(z)), the critic's value of its images
+        loss_gen = -critic(gen(torch.randn(len(reals[-1]), self.latent_dim, device=fabric.device))).mean()
+        opt_gen.zero_grad(set_to_none=True)
+        fabric.backward(loss_gen)
+        opt_gen.step()
+        return loss_critic.detach(), loss_gen.detach()
 
     def _train_encoder(self, fabric, enc: nn.Module, opt_enc, loader, ckpt, start: int, progress: bool) -> None:
         """f-AnoGAN's izi_f: G and D frozen (eval: BatchNorm keeps the GAN's statistics), only E learns. Its rounds

@@ -63,16 +63,23 @@ class Generator(nn.Module):
         return self.net(z[:, :, None, None])
 
 
-class ConvTrunk(nn.Module):
-    """The DCGAN discriminator's convolutions: image (B, C, S, S) -> feature map (B, F, base, base)."""
+NORMS = ("batch", "layer")
 
-    def __init__(self, image_size: int, channels: int, width: int = 64):
+
+class ConvTrunk(nn.Module):
+    """The DCGAN discriminator's convolutions: image (B, C, S, S) -> feature map (B, F, base, base).
+
+    norm="layer" normalises each image over its own channels and pixels (GroupNorm with one group) instead of over
+    the batch: WGAN-GP's gradient penalty is taken per image, which BatchNorm's mixing of images would break."""
+
+    def __init__(self, image_size: int, channels: int, width: int = 64, norm: str = "batch"):
         super().__init__()
         self.base, depth = dcgan_layout(image_size)
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         ch = width
         for _ in range(depth - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            normalise = nn.BatchNorm2d(ch * 2) if norm == "batch" else nn.GroupNorm(1, ch * 2)
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), normalise, nn.LeakyReLU(0.2, True)]
             ch *= 2
         self.net = nn.Sequential(*layers)
         self.out_channels = ch
@@ -82,12 +89,12 @@ class ConvTrunk(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """image -> logit (B,); `features` gives f(x), the last convolutional layer that AnoGAN's
-    discrimination loss and f-AnoGAN's izi_f loss compare."""
+    """image -> logit (B,) (WGAN-GP: the critic's unbounded value); `features` gives f(x), the last convolutional
+    layer that AnoGAN's discrimination loss and f-AnoGAN's izi_f loss compare."""
 
-    def __init__(self, image_size: int, channels: int, width: int = 64):
+    def __init__(self, image_size: int, channels: int, width: int = 64, norm: str = "batch"):
         super().__init__()
-        self.trunk = ConvTrunk(image_size, channels, width)
+        self.trunk = ConvTrunk(image_size, channels, width, norm)
         self.head = nn.Conv2d(self.trunk.out_channels, 1, self.trunk.base, 1, 0, bias=False)
         init_dcgan_weights(self)
 
