@@ -76,6 +76,8 @@ class PixelGaussian(Detector):
             raise ValueError(
                 f"patch_size: the per-pixel Gaussian models whole images; expected 0, got {self.patch_size}"
             )
+        if self.augment:
+            raise ValueError("augment: the per-pixel Gaussian models each pixel where it is; expected False")
         if not self.min_std > 0:
             raise ValueError(f"min_std: expected a positive number, got {self.min_std!r}")
 
@@ -109,6 +111,8 @@ class PCAReconstruction(Detector):
         super()._check_params()
         if self.patch_size:
             raise ValueError(f"patch_size: the PCA baseline models whole images; expected 0, got {self.patch_size}")
+        if self.augment:
+            raise ValueError("augment: the PCA baseline is fitted on the images as they are; expected False")
         if not 0 < self.variance <= 1:
             raise ValueError(f"variance: expected a share in (0, 1], got {self.variance!r}")
 

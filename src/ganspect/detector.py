@@ -59,6 +59,7 @@ class Detector:
     rounds: int = param(10, "training is cut into rounds: after each the state is saved and validated")
     batch_size: int = param(64, "images per training and scoring batch")
     lr: float = param(2e-4, "learning rate of the training optimizers")
+    augment: bool = param(False, "train on random flips and shifts (up to image_size/16 px) of the images too")
     contamination: float = param(
         0.05, "share of normal training images allowed above threshold_: it is their (1 - contamination) quantile"
     )

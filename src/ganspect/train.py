@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from lightning_fabric import Fabric
 from lightning_fabric.strategies import DDPStrategy
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from .checkpoint import read_checkpoint, save_checkpoint
 from .data import RandomPatches, concat_patches
@@ -61,11 +61,28 @@ class ShardSampler(Sampler[int]):
         return iter(out[: self.length])
 
 
+def augment(x: torch.Tensor) -> torch.Tensor:
+    """More views of a few normal images: each image of (B, C, H, W) flipped left-right and up-down with chance 1/2
+    each, and shifted by up to min(H, W)/16 pixels each way (mirrored at the edges). The draws come from torch's global
+    generator, which the training checkpoint saves, so a resumed training draws what an unbroken one would."""
+    count, (height, width) = len(x), x.shape[-2:]
+    x = torch.where(torch.rand(count, 1, 1, 1) < 0.5, x.flip(3), x)
+    x = torch.where(torch.rand(count, 1, 1, 1) < 0.5, x.flip(2), x)
+    shift = min(height, width) // 16
+    if not shift:
+        return x
+    padded = torch.nn.functional.pad(x, (shift,) * 4, mode="reflect")
+    rows, cols = torch.randint(0, 2 * shift + 1, (2, count)).tolist()
+    views = [image[:, r : r + height, c : c + width] for image, r, c in zip(padded, rows, cols, strict=True)]
+    return torch.stack(views)
+
+
 def shuffled_loader(
-    fabric: Fabric, data: Dataset, batch_size: int, seed: int, steps: int
+    fabric: Fabric, data: Dataset, batch_size: int, seed: int, steps: int, augmented: bool = False
 ) -> tuple[DataLoader, torch.Generator]:
     """`steps` batches per pass (a round), reshuffled from a local generator, so the order depends on `seed` alone;
-    with several processes each sees its own share of every permutation.
+    with several processes each sees its own share of every permutation. `augmented`: every batch goes through
+    `augment` (the detectors' `augment` field).
 
     A batch holds batch_size images, or all of a smaller set (per process); with RandomPatches, batch_size patches
     from batch_size / count images. Returns the loader and its generator, whose state a resumable training saves."""
@@ -75,12 +92,13 @@ def shuffled_loader(
     per_item = data.count if isinstance(data, RandomPatches) else 1
     items = max(1, min(batch_size // per_item, len(data) // fabric.world_size))  # type: ignore[arg-type]
     sampler = ShardSampler(len(data), fabric.global_rank, fabric.world_size, generator, items * steps)  # type: ignore[arg-type]
+    collate = concat_patches if isinstance(data, RandomPatches) else default_collate
     loader = DataLoader(
         data,
         batch_size=items,
         sampler=sampler,
         generator=generator,
-        collate_fn=concat_patches if isinstance(data, RandomPatches) else None,
+        collate_fn=(lambda items: augment(collate(items))) if augmented else collate,
     )
     return fabric.setup_dataloaders(loader, use_distributed_sampler=False), generator
 

@@ -1,0 +1,54 @@
+"""Training-time augmentation (`augment=True`): flips and small shifts of the images themselves."""
+
+import pytest
+import torch
+
+import ganspect
+from ganspect.train import augment
+
+
+def views(image: torch.Tensor, shift: int) -> list[torch.Tensor]:
+    """Every flip and shift of one (C, H, W) image that `augment` may return."""
+    out = []
+    for flipped in (image, image.flip(2), image.flip(1), image.flip(1).flip(2)):
+        padded = torch.nn.functional.pad(flipped[None], (shift,) * 4, mode="reflect")[0]
+        h, w = image.shape[1:]
+        out += [padded[:, r : r + h, c : c + w] for r in range(2 * shift + 1) for c in range(2 * shift + 1)]
+    return out
+
+
+def test_each_image_becomes_a_flip_and_shift_of_itself():
+    torch.manual_seed(0)
+    x = torch.rand(32, 3, 32, 48)
+    out = augment(x)
+    assert out.shape == x.shape
+    for before, after in zip(x, out, strict=True):
+        assert any(torch.equal(after, v) for v in views(before, 2))  # min(32, 48) / 16 = 2 pixels
+    changed = sum(not torch.equal(a, b) for a, b in zip(x, out, strict=True))
+    assert changed > 24  # 1/4 unflipped, 1/25 unshifted: about 31 of 32 change
+
+
+def test_draws_follow_torchs_generator():
+    """The training checkpoint saves torch's generator: the same state must give the same views."""
+    x = torch.rand(8, 1, 32, 32)
+    torch.manual_seed(3)
+    first = augment(x)
+    torch.manual_seed(3)
+    assert torch.equal(first, augment(x))
+
+
+@pytest.mark.parametrize("name", ["PixelGaussian", "PCAReconstruction"])
+def test_baselines_refuse_it(name):
+    with pytest.raises(ValueError, match="augment"):
+        getattr(ganspect, name)(augment=True)._check_params()
+
+
+@pytest.mark.parametrize("name", ["AnoGAN", "OGNet", "RepairGAN"])
+def test_the_field_reaches_training(name, digits):
+    """Same seed, augment on or off: the training losses differ, so the batches were augmented."""
+    small = dict(image_size=16, steps=4, rounds=2, batch_size=16, threshold_images=8, device="cpu")
+    own = {"AnoGAN": dict(width=8, mapping="encoder"), "OGNet": dict(width=8), "RepairGAN": dict(crop_size=16, width=4)}
+    small |= own[name]
+    plain = getattr(ganspect, name)(**small).fit(digits.train[:40])
+    augmented = getattr(ganspect, name)(**small, augment=True).fit(digits.train[:40])
+    assert plain.history_ != augmented.history_
