@@ -4,8 +4,8 @@
 
 Each detector runs with its defaults plus `--channels 3` (and `mapping="encoder"` for AnoGAN): what a user runs
 with no other flags. Nothing is chosen on test labels. `--detectors "OGNet, fixed settings"` runs OGNet with the
-choices validation makes fixed in advance instead, to show what the label-free choices are worth.
-For every (detector, seed) the full `ganspect evaluate`
+choices validation makes fixed in advance instead, to show what the label-free choices are worth; the rows named
+"WGAN-GP" and "augmented" change one setting each (f-AnoGAN's own GAN; `augment=True`), to measure it. For every (detector, seed) the full `ganspect evaluate`
 output lands in OUT/<detector>-seed<k>/ (metrics.json, report.html, overlays/) so the heat maps can be looked at;
 OUT/results.json is rewritten after every run and OUT/results.md holds the table: image AUROC, pixel AUROC and PRO
 as mean +- std over the seeds, fit minutes and scoring ms per image (medians over the seeds).
@@ -35,7 +35,10 @@ DETECTORS = {
     "AnoGAN, encoder, WGAN-GP": lambda seed: ganspect.AnoGAN(
         channels=3, mapping="encoder", gan="wgan-gp", steps=160, encoder_steps=800, seed=seed
     ),
+    # training on flips and shifts of the 25 photos as well (augment=True), nothing else changed
+    "AnoGAN, encoder, augmented": lambda seed: ganspect.AnoGAN(channels=3, mapping="encoder", augment=True, seed=seed),
     "OGNet": lambda seed: ganspect.OGNet(channels=3, seed=seed),
+    "OGNet, augmented": lambda seed: ganspect.OGNet(channels=3, augment=True, seed=seed),
     "RepairGAN": lambda seed: ganspect.RepairGAN(channels=3, seed=seed),
     # what validation chooses, fixed in advance instead: the last round, G_old after round 2, D's own score
     "OGNet, fixed settings": lambda seed: ganspect.OGNet(
