@@ -16,7 +16,9 @@ from ganspect.train import RoundCheckpoint
 
 ARGS = ["--image-size", "16", "--width", "16", "--latent-dim", "16", "--steps", "160", "--rounds", "8",
         "--batch-size", "16", "--search-steps", "5", "--threshold-images", "8", "--mapping", "encoder",
-        "--encoder-steps", "80", "--device", "cpu"]  # fmt: skip
+        "--encoder-steps", "80", "--device", "cpu",
+        "--augment"]  # fmt: skip
+# --augment: the flips and shifts are random draws too, and a resumed training must draw what an unbroken one did
 
 
 @pytest.fixture(scope="module")
