@@ -5,10 +5,11 @@
 Each detector runs with its defaults plus `--channels 3` (and `mapping="encoder"` for AnoGAN): what a user runs
 with no other flags. Nothing is chosen on test labels. `--detectors "OGNet, fixed settings"` runs OGNet with the
 choices validation makes fixed in advance instead, to show what the label-free choices are worth; the rows named
-"WGAN-GP" and "augmented" change one setting each (f-AnoGAN's own GAN; `augment=True`), to measure it. For every (detector, seed) the full `ganspect evaluate`
-output lands in OUT/<detector>-seed<k>/ (metrics.json, report.html, overlays/) so the heat maps can be looked at;
-OUT/results.json is rewritten after every run and OUT/results.md holds the table: image AUROC, pixel AUROC and PRO
-as mean +- std over the seeds, fit minutes and scoring ms per image (medians over the seeds).
+"WGAN-GP" and "augmented" change one setting each (f-AnoGAN's own GAN; `augment=True`), to measure it.
+For every (detector, seed) the full `ganspect evaluate` output lands in OUT/<detector>-seed<k>/ (metrics.json,
+report.html, overlays/) so the heat maps can be looked at; OUT/results.json is rewritten after every run and
+OUT/results.md holds the table: image AUROC, pixel AUROC and PRO as mean +- std over the seeds, fit minutes and
+scoring ms per image (medians over the seeds).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ DETECTORS = {
     "OGNet": lambda seed: ganspect.OGNet(channels=3, seed=seed),
     "OGNet, augmented": lambda seed: ganspect.OGNet(channels=3, augment=True, seed=seed),
     "RepairGAN": lambda seed: ganspect.RepairGAN(channels=3, seed=seed),
+    "RepairGAN, augmented": lambda seed: ganspect.RepairGAN(channels=3, augment=True, seed=seed),
     # what validation chooses, fixed in advance instead: the last round, G_old after round 2, D's own score
     "OGNet, fixed settings": lambda seed: ganspect.OGNet(
         channels=3, pick_round=False, old_round=2, image_score="model", seed=seed
