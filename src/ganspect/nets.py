@@ -63,14 +63,12 @@ class Generator(nn.Module):
         return self.net(z[:, :, None, None])
 
 
-NORMS = ("batch", "layer")
-
-
 class ConvTrunk(nn.Module):
     """The DCGAN discriminator's convolutions: image (B, C, S, S) -> feature map (B, F, base, base).
 
-    norm="layer" normalises each image over its own channels and pixels (GroupNorm with one group) instead of over
-    the batch: WGAN-GP's gradient penalty is taken per image, which BatchNorm's mixing of images would break."""
+    norm="batch" is DCGAN's BatchNorm; norm="layer" normalises each image over its own channels and pixels
+    (GroupNorm with one group) instead of over the batch: WGAN-GP's gradient penalty is taken per image, which
+    BatchNorm's mixing of images would break."""
 
     def __init__(self, image_size: int, channels: int, width: int = 64, norm: str = "batch"):
         super().__init__()
