@@ -34,6 +34,14 @@ DETECTORS: dict[str, Callable[[str], Detector]] = {
         image_size=28, width=64, steps=470, mapping="encoder", image_score="model", device=device
     ),
     "ognet": lambda device: OGNet(image_size=28, width=32, steps=470, image_score="model", device=device),
+    # what validation chooses, fixed in advance instead (the last round; OGNet's G_old after round 2), to show
+    # what the label-free choices are worth on this protocol
+    "anogan-encoder-fixed": lambda device: AnoGAN(
+        image_size=28, width=64, steps=470, mapping="encoder", image_score="model", pick_round=False, device=device
+    ),
+    "ognet-fixed": lambda device: OGNet(
+        image_size=28, width=32, steps=470, image_score="model", pick_round=False, old_round=2, device=device
+    ),
 }
 SAMPLED = {"anogan-search"}  # rows scored on a stratified sample of the test set
 
@@ -93,6 +101,9 @@ def run_one_class_mnist(
                     "fit_seconds": round(fit_s, 1),
                     "score_ms_per_image": round(1000 * score_s / len(idx), 3),
                     "device": str(det.device_) if det.device_.type == "cpu" else torch.cuda.get_device_name(),
+                    # what validation chose, and the label-free figures it chose on
+                    "kept": {k: v[0] for k, v in det.history_.items() if k.startswith("kept_")},
+                    "validation": det.validation_,
                 }
             )
             write_text(out / "results.json", json.dumps(rows, indent=2) + "\n")  # after every row: a kill loses little
