@@ -180,3 +180,11 @@ def test_the_page_in_a_real_browser(cookie_model):
         assert card["score"] == pytest.approx(api[card["name"]]["score"], rel=1e-6)
         assert card["flagged"] == bool(api[card["name"]]["predicted"])
         assert card["heat"] == 32  # the heat map was decoded and drawn at the model's size
+
+
+@pytest.mark.parametrize(
+    "option, value", [("max_batch", 0), ("queue_size", 0), ("decode_threads", 0), ("max_wait_ms", -1)]
+)
+def test_bad_service_options_name_themselves(model, option, value):
+    with pytest.raises(ValueError, match=f"^{option}: expected"):
+        serve.make_app(model, **{option: value})

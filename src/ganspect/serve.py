@@ -24,6 +24,7 @@ import asyncio
 import base64
 import dataclasses
 import io
+import os
 import socket
 import subprocess
 import sys
@@ -161,16 +162,23 @@ def make_app(
     queue_size: int = 256,
     max_request_bytes: int = MAX_REQUEST_BYTES,
     map_scale: float | None = None,
+    decode_threads: int | None = None,
 ):
     """The FastAPI application serving `det` (fitted); see the module's docstring."""
 
-    for name, value in (("max_batch", max_batch), ("queue_size", queue_size), ("max_request_bytes", max_request_bytes)):
+    if decode_threads is None:
+        decode_threads = max(1, (os.cpu_count() or 2) // 2)
+    limits = {"max_batch": max_batch, "queue_size": queue_size, "max_request_bytes": max_request_bytes}
+    for name, value in {**limits, "decode_threads": decode_threads}.items():
         if value < 1:
             raise ValueError(f"{name}: expected a positive integer, got {value}")
     if max_wait_ms < 0:
         raise ValueError(f"max_wait_ms: expected a number >= 0, got {max_wait_ms}")
     det._check_usable()
     batcher = Batcher(det, max_batch, max_wait_ms, queue_size)
+    # decoding gets a bounded pool of its own (half the cores by default), not asyncio's shared default one: the
+    # model's threads keep the other cores, and a flood of uploads cannot start more decodes than that at once
+    decoder = ThreadPoolExecutor(decode_threads, thread_name_prefix="ganspect-decode")
     scale = map_scale if map_scale is not None else det.map_scale_
     card = model_card(det, scale)
     page = files("ganspect").joinpath("static/inspect.html").read_text(encoding="utf-8")
@@ -180,6 +188,7 @@ def make_app(
         await batcher.start()
         yield
         await batcher.stop()
+        decoder.shutdown(wait=True)
 
     app = FastAPI(title="ganspect", version=__version__, lifespan=lifespan)
 
@@ -238,7 +247,7 @@ def make_app(
             parts = [("body", bytes(body))]
         if not parts or not any(data for _, data in parts):
             raise HTTPException(400, "no image: send image files as multipart parts, or one image as the body")
-        decoded, status = await asyncio.to_thread(decode, parts)
+        decoded, status = await asyncio.get_running_loop().run_in_executor(decoder, decode, parts)
         good = [i for i, d in enumerate(decoded) if not isinstance(d, str)]
         if len(good) > queue_size:
             raise HTTPException(413, f"{len(good)} images in one request; at most {queue_size} are taken")
