@@ -45,6 +45,8 @@ async def post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head:
     """One POST /score on an open keep-alive connection; returns the status once the whole answer is read."""
     writer.write(head + body)
     status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionError("the server closed the connection without answering (did it crash? see its output)")
     length = 0
     while (line := await reader.readline()) not in (b"\r\n", b""):
         name, _, value = line.partition(b":")

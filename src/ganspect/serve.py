@@ -176,8 +176,8 @@ def make_app(
         raise ValueError(f"max_wait_ms: expected a number >= 0, got {max_wait_ms}")
     det._check_usable()
     batcher = Batcher(det, max_batch, max_wait_ms, queue_size)
-    # decoding gets a bounded pool of its own (half the cores by default), not asyncio's shared default one: the
-    # model's threads keep the other cores, and a flood of uploads cannot start more decodes than that at once
+    # decoding gets a bounded pool of its own (half the cores by default), not asyncio's shared default one, so a
+    # flood of uploads cannot start more decodes than that at once (on 2 cores its speed-up was within noise)
     decoder = ThreadPoolExecutor(decode_threads, thread_name_prefix="ganspect-decode")
     scale = map_scale if map_scale is not None else det.map_scale_
     card = model_card(det, scale)
