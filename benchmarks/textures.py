@@ -11,6 +11,8 @@ The protocol, fixed in advance:
 - the split and the test defects depend on the texture alone (split seed 0); `--seeds` vary the detectors' seeds.
 Image AUROC and pixel AUROC (every pixel of every test crop; untouched crops are all normal) per (texture,
 detector), as mean +- std over the seeds. Each detector runs with its defaults plus `channels=1, image_size=128`.
+"RepairGAN, filled from a texture" also fills its training defects with crops of the third texture (FILL), the
+one that is neither the trained texture nor the test's foreign source: an external anomaly source, as DRAEM uses.
 OUT/results.json is rewritten after every run; OUT/results.md holds the table.
 """
 
@@ -35,10 +37,15 @@ from ganspect.synthetic import UNSEEN_DEFECTS, make_defects
 SIZE, TRAIN_CROPS, TEST_CROPS = 128, 64, 48
 METRICS = ("image_auroc", "pixel_auroc")
 FOREIGN = {"brick": "gravel", "grass": "brick", "gravel": "grass"}
-DETECTORS: dict[str, Callable[[int], ganspect.Detector]] = {
-    "per-pixel Gaussian": lambda seed: ganspect.PixelGaussian(image_size=SIZE, seed=seed),
-    "PCA reconstruction": lambda seed: ganspect.PCAReconstruction(image_size=SIZE, seed=seed),
-    "RepairGAN": lambda seed: ganspect.RepairGAN(image_size=SIZE, seed=seed),
+FILL = {"brick": "grass", "grass": "gravel", "gravel": "brick"}  # never the test's foreign source
+# (seed, the fill texture's file) -> detector
+DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector]] = {
+    "per-pixel Gaussian": lambda seed, fill: ganspect.PixelGaussian(image_size=SIZE, seed=seed),
+    "PCA reconstruction": lambda seed, fill: ganspect.PCAReconstruction(image_size=SIZE, seed=seed),
+    "RepairGAN": lambda seed, fill: ganspect.RepairGAN(image_size=SIZE, seed=seed),
+    "RepairGAN, filled from a texture": lambda seed, fill: ganspect.RepairGAN(
+        image_size=SIZE, seed=seed, fill_source=str(fill)
+    ),
 }
 
 
@@ -77,8 +84,8 @@ def texture_split(folder: Path, name: str) -> dict[str, torch.Tensor]:
     }
 
 
-def run_one(name: str, seed: int, split: dict[str, torch.Tensor]) -> dict:
-    det = DETECTORS[name](seed)
+def run_one(name: str, seed: int, split: dict[str, torch.Tensor], fill: Path) -> dict:
+    det = DETECTORS[name](seed, fill)
     start = time.perf_counter()
     det.fit(split["train"])
     fit_s = time.perf_counter() - start
@@ -120,7 +127,12 @@ def main() -> None:
         split = texture_split(args.data, texture)
         for name in args.detectors:
             for seed in args.seeds:
-                row = {"texture": texture, "detector": name, "seed": seed, **run_one(name, seed, split)}
+                row = {
+                    "texture": texture,
+                    "detector": name,
+                    "seed": seed,
+                    **run_one(name, seed, split, args.data / f"{FILL[texture]}.png"),
+                }
                 rows.append(row)
                 figures = ", ".join(f"{k} {row[k]:.3f}" for k in METRICS)
                 print(f"{texture}, {name}, seed {seed}: {figures}; fit {row['fit_minutes']:.2f} min", flush=True)

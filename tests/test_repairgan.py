@@ -8,6 +8,7 @@ from sklearn.metrics import roc_auc_score
 
 import ganspect
 from ganspect.metrics import pixel_auroc
+from ganspect.repairgan import FillCrops
 from ganspect.synthetic import CHANGED
 
 from .conftest import TEXTURES, need
@@ -25,6 +26,41 @@ def test_training_batches_carry_seeded_defects_on_their_first_share():
     assert masks[:4].flatten(1).any(1).all() and not masks[4:].any()  # first half damaged, the rest untouched
     changed = ((damaged + 1) / 2 - x).abs().amax(1) > CHANGED
     assert torch.equal(changed, masks.bool())
+
+
+def test_fill_source_is_what_fills_the_defects(tmp_path):
+    """With fill_source, defect content comes from crops of its files: a white file makes every defect pixel of
+    dark grey images brighter; filled from the images themselves, some defect pixels get darker."""
+    from PIL import Image
+
+    Image.fromarray(np.full((40, 90), 255, np.uint8)).save(tmp_path / "white.png")
+    x = 0.1 + 0.2 * torch.rand(8, 1, 32, 32)  # a white fill stays above 0.35 after its colour shift
+    kinds = ("blob", "cutpaste", "scar")
+    det = ganspect.RepairGAN(fill_source=str(tmp_path / "white.png"))
+    det._fills = FillCrops(det.fill_source, channels=1)
+    for step in range(3):
+        damaged, masks = det._damage(x, step, kinds)
+        moved = ((damaged + 1) / 2 - x)[:, 0][masks.bool()]
+        assert moved.numel() and (moved > 0).all()
+    own, own_masks = ganspect.RepairGAN()._damage(x, 0, kinds)
+    assert (((own + 1) / 2 - x)[:, 0][own_masks.bool()] < 0).any()
+    # a crop is a window of the file, at its own resolution; a file smaller than the crop is enlarged first
+    pixels = np.random.default_rng(0).integers(0, 256, (40, 50), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "noise.png")
+    windows = torch.from_numpy(pixels).float().div(255).unfold(0, 16, 1).unfold(1, 16, 1).flatten(0, 1)
+    for crop in FillCrops(str(tmp_path / "noise.png"), channels=1).draw(5, 16, torch.Generator().manual_seed(0)):
+        assert (windows == crop[0]).flatten(1).all(1).any()
+    Image.fromarray(pixels[:10, :12]).save(tmp_path / "small.png")
+    crops = FillCrops(str(tmp_path / "small.png"), channels=1).draw(4, 24, torch.Generator().manual_seed(0))
+    assert crops.shape == (4, 1, 24, 24)
+
+
+def test_a_fill_source_that_cannot_be_read_is_named_before_training(tmp_path, digits):
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    for source, expected in ((tmp_path / "absent", "no such file"), (tmp_path, "broken.png: cannot read")):
+        det = ganspect.RepairGAN(image_size=32, crop_size=16, steps=2, rounds=1, fill_source=str(source))
+        with pytest.raises(ValueError, match=f"fill_source: .*{expected}"):
+            det.fit(digits.train[:16])
 
 
 def test_crop_and_image_sizes_must_suit_the_networks():

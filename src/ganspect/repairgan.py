@@ -24,7 +24,8 @@ the networks sized to train within minutes on a CPU, and the validation split pi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -33,10 +34,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data import RandomPatches
+from .data import RandomPatches, expand_paths, image_size_of, read_image, resize
 from .detector import Detector, param
 from .maps import smooth
-from .synthetic import DEFECTS, make_defects
+from .synthetic import DEFECTS, make_defects, randint
 from .train import make_fabric, round_lengths, shuffled_loader, take
 from .validation import BestRound
 
@@ -94,6 +95,41 @@ class Judge(nn.Module):
         return self.head(x)[:, 0]
 
 
+class FillCrops:
+    """Random crops of the images in `source` (an image file or a folder of them), at the files' own resolution:
+    the content that fills training defects when the user gives an anomaly source, as DRAEM fills its defects from
+    a texture set. Files are read when a crop asks for them (a folder of any size never sits in memory); every
+    header is read up front, so a bad file fails before training starts, not an hour into it."""
+
+    def __init__(self, source: str, channels: int):
+        try:
+            self.paths = expand_paths([source])
+            for path in self.paths:
+                image_size_of(path)
+        except ValueError as err:
+            raise ValueError(f"fill_source: {err}") from None
+        self.channels = channels
+
+    def draw(self, count: int, side: int, g: torch.Generator) -> torch.Tensor:
+        """`count` crops (count, C, side, side) in [0, 1], each of a random file at a random place; a file smaller
+        than `side` is first enlarged until the crop fits."""
+        crops = []
+        for i in torch.randint(0, len(self.paths), (count,), generator=g).tolist():
+            image = read_fill(self.paths[i], self.channels)
+            h, w = image.shape[-2:]
+            if min(h, w) < side:
+                h, w = max(side, round(h * side / min(h, w))), max(side, round(w * side / min(h, w)))
+                image = resize(image, (h, w))
+            y, x = randint(g, 0, h - side), randint(g, 0, w - side)
+            crops.append(image[:, y : y + side, x : x + side])
+        return torch.stack(crops)
+
+
+@lru_cache(maxsize=8)  # a source of a few files (one texture, say) is decoded once, not at every step
+def read_fill(path: Path, channels: int) -> torch.Tensor:
+    return read_image(path, channels)
+
+
 def ssim(a: torch.Tensor, b: torch.Tensor, sigma: float = 1.5, radius: int = 5) -> torch.Tensor:
     """Mean structural similarity of a and b (B, C, H, W), both in [-1, 1], with an 11x11 Gaussian window
     (Wang, Bovik, Sheikh and Simoncelli, 2004)."""
@@ -136,6 +172,11 @@ class RepairGAN(Detector):
     defect_share: float = param(0.5, "share of each training batch that gets a synthetic defect")
     adversarial_weight: float = param(0.0, "weight of G's adversarial term against D (0: reconstruction loss only)")
     ssim_weight: float = param(1.0, "G's loss: squared error + ssim_weight * (1 - SSIM)")
+    fill_source: str = param(
+        "",
+        "an image file or folder whose random crops (at the files' own resolution) fill the training defects, "
+        "DRAEM's anomaly source; empty: other normal training images fill them",
+    )
 
     network_names: ClassVar[tuple[str, ...]] = ("repairer", "judge")
     # validated on defects unlike those it trains on: on its own kinds the proxy saturates (0.995 on cookies)
@@ -188,6 +229,7 @@ class RepairGAN(Detector):
         ckpt = self._round_checkpoint(nets, opts, shuffle_rng, data, fabric, BestRound())
         start = ckpt.restore(self.history_)
         kinds, a = self.defect_kinds(), self.adversarial_weight
+        self._fills = FillCrops(self.fill_source, self.channels) if self.fill_source else None
 
         step = sum(lengths[:start])
         bar = tqdm(total=self.steps, desc="RepairGAN", unit="step", disable=not progress, initial=step)
@@ -232,10 +274,12 @@ class RepairGAN(Detector):
     def _damage(self, x: torch.Tensor, step: int, kinds: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch x (B, C, c, c) in [0, 1] with synthetic defects on its first `defect_share`, in [-1, 1], and
         float masks (B, c, c). The defects of step k depend on (seed, k) alone, so a resumed training draws them
-        again; the fill of each comes from the next crop of the batch."""
+        again; the fill of each comes from the next crop of the batch, or from a crop of fill_source."""
         count = max(1, round(self.defect_share * len(x)))
         seed = int(np.random.SeedSequence([self.seed, step]).generate_state(1)[0])
-        damaged, masks = make_defects(x[:count].cpu(), seed, kinds)
+        fills = getattr(self, "_fills", None)
+        sources = fills.draw(count, x.shape[-1], torch.Generator().manual_seed(seed)) if fills else None
+        damaged, masks = make_defects(x[:count].cpu(), seed, kinds, sources=sources)
         images = torch.cat([damaged.to(x.device), x[count:]])
         untouched = torch.zeros(len(x) - count, *x.shape[-2:], dtype=torch.bool)
         return images * 2 - 1, torch.cat([masks, untouched]).float().to(x.device)
