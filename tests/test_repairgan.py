@@ -44,6 +44,9 @@ def test_fill_source_is_what_fills_the_defects(tmp_path):
         assert moved.numel() and (moved > 0).all()
     own, own_masks = ganspect.RepairGAN()._damage(x, 0, kinds)
     assert (((own + 1) / 2 - x)[:, 0][own_masks.bool()] < 0).any()
+    # fill_share 0: none filled from the source, exactly the defects made from the images themselves
+    det.fill_share = 0.0
+    assert torch.equal(det._damage(x, 0, kinds)[0], own)
     # a crop is a window of the file, at its own resolution; a file smaller than the crop is enlarged first
     pixels = np.random.default_rng(0).integers(0, 256, (40, 50), dtype=np.uint8)
     Image.fromarray(pixels).save(tmp_path / "noise.png")
@@ -72,6 +75,8 @@ def test_crop_and_image_sizes_must_suit_the_networks():
         ganspect.RepairGAN(defects="blob,stain")._check_params()  # stain is a test-only defect
     with pytest.raises(ValueError, match="patch_size"):
         ganspect.RepairGAN(patch_size=32)._check_params()
+    with pytest.raises(ValueError, match="fill_share"):
+        ganspect.RepairGAN(fill_share=1.5)._check_params()
 
 
 def test_map_finds_unseen_defects_on_a_real_texture():

@@ -177,6 +177,7 @@ class RepairGAN(Detector):
         "an image file or folder whose random crops (at the files' own resolution) fill the training defects, "
         "DRAEM's anomaly source; empty: other normal training images fill them",
     )
+    fill_share: float = param(1.0, "with fill_source: share of the defects it fills (the rest: normal images)")
 
     network_names: ClassVar[tuple[str, ...]] = ("repairer", "judge")
     # validated on defects unlike those it trains on: on its own kinds the proxy saturates (0.995 on cookies)
@@ -201,6 +202,8 @@ class RepairGAN(Detector):
         kinds = self.defect_kinds()
         if not kinds or any(k not in DEFECTS for k in kinds):
             raise ValueError(f"defects: expected a comma-separated choice of {sorted(DEFECTS)}, got {self.defects!r}")
+        if not 0 <= self.fill_share <= 1:
+            raise ValueError(f"fill_share: expected a share in [0, 1], got {self.fill_share!r}")
         if not 0 < self.defect_share <= 1:
             raise ValueError(f"defect_share: expected a share in (0, 1], got {self.defect_share!r}")
         for name in ("adversarial_weight", "ssim_weight"):
@@ -278,7 +281,13 @@ class RepairGAN(Detector):
         count = max(1, round(self.defect_share * len(x)))
         seed = int(np.random.SeedSequence([self.seed, step]).generate_state(1)[0])
         fills = getattr(self, "_fills", None)
-        sources = fills.draw(count, x.shape[-1], torch.Generator().manual_seed(seed)) if fills else None
+        sources = None
+        if fills:
+            g = torch.Generator().manual_seed(seed)
+            crops = fills.draw(count, x.shape[-1], g)
+            external = torch.rand(count, generator=g) < self.fill_share
+            own = x[:count].cpu().roll(-1, 0)  # the next crop of the batch, as make_defects takes it
+            sources = torch.where(external[:, None, None, None], crops, own)
         damaged, masks = make_defects(x[:count].cpu(), seed, kinds, sources=sources)
         images = torch.cat([damaged.to(x.device), x[count:]])
         untouched = torch.zeros(len(x) - count, *x.shape[-2:], dtype=torch.bool)
