@@ -38,14 +38,13 @@ SIZE, TRAIN_CROPS, TEST_CROPS = 128, 64, 48
 METRICS = ("image_auroc", "pixel_auroc")
 FOREIGN = {"brick": "gravel", "grass": "brick", "gravel": "grass"}
 FILL = {"brick": "grass", "grass": "gravel", "gravel": "brick"}  # never the test's foreign source
+FILLED, PICK = "RepairGAN, filled from a texture", "RepairGAN, validation picks the fill or not"
 # (seed, the fill texture's file) -> detector
 DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector]] = {
     "per-pixel Gaussian": lambda seed, fill: ganspect.PixelGaussian(image_size=SIZE, seed=seed),
     "PCA reconstruction": lambda seed, fill: ganspect.PCAReconstruction(image_size=SIZE, seed=seed),
     "RepairGAN": lambda seed, fill: ganspect.RepairGAN(image_size=SIZE, seed=seed),
-    "RepairGAN, filled from a texture": lambda seed, fill: ganspect.RepairGAN(
-        image_size=SIZE, seed=seed, fill_source=str(fill)
-    ),
+    FILLED: lambda seed, fill: ganspect.RepairGAN(image_size=SIZE, seed=seed, fill_source=str(fill)),
 }
 
 
@@ -99,6 +98,23 @@ def run_one(name: str, seed: int, split: dict[str, torch.Tensor], fill: Path) ->
     }
 
 
+def validation_picks(rows: list[dict]) -> list[dict]:
+    """Per (texture, seed) where both RepairGAN rows ran: the one whose validation proxy is higher, as a user
+    picks between two fits without test labels. Its fit time is both fits'."""
+    picks = []
+    for plain in (r for r in rows if r["detector"] == "RepairGAN"):
+        filled = [
+            r
+            for r in rows
+            if r["detector"] == FILLED and (r["texture"], r["seed"]) == (plain["texture"], plain["seed"])
+        ]
+        if filled:
+            best = max(plain, filled[0], key=lambda r: r["validation"]["proxy"])
+            both = plain["fit_minutes"] + filled[0]["fit_minutes"]
+            picks.append({**best, "detector": PICK, "picked": best["detector"], "fit_minutes": both})
+    return picks
+
+
 def table(rows: list[dict], textures: list[str], names: list[str]) -> str:
     lines = ["| texture | detector | image AUROC | pixel AUROC | fit (min) |", "|---|---|---|---|---|"]
     for texture in textures:
@@ -114,14 +130,34 @@ def table(rows: list[dict], textures: list[str], names: list[str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True, help="folder with brick.png, grass.png, gravel.png")
+    parser.add_argument("--data", type=Path, help="folder with brick.png, grass.png, gravel.png")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--textures", nargs="+", default=list(FOREIGN), choices=list(FOREIGN))
     parser.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=list(DETECTORS))
+    parser.add_argument(
+        "--tabulate", type=Path, nargs="+", help="run nothing: one table of these earlier runs' results.json files"
+    )
     args = parser.parse_args()
     if args.out.exists() and any(args.out.iterdir()):
         parser.error(f"--out {args.out}: expected a new or empty folder, so that results never mix two runs")
+    if args.tabulate:
+        rows = [row for path in args.tabulate for row in json.loads(path.read_text()) if row["detector"] != PICK]
+        args.textures = [t for t in FOREIGN if any(r["texture"] == t for r in rows)]
+        args.detectors = [d for d in DETECTORS if any(r["detector"] == d for r in rows)]
+        args.seeds = sorted({r["seed"] for r in rows})
+    elif args.data is None:
+        parser.error("--data: expected the folder with brick.png, grass.png, gravel.png")
+    else:
+        rows = run(args)
+    rows += validation_picks(rows)
+    write_text(args.out / "results.json", json.dumps(rows, indent=2) + "\n")
+    text = table(rows, args.textures, [*args.detectors, PICK])
+    write_text(args.out / "results.md", f"textures, seeds {args.seeds}\n\n{text}")
+    print(text)
+
+
+def run(args: argparse.Namespace) -> list[dict]:
     rows: list[dict] = []
     for texture in args.textures:
         split = texture_split(args.data, texture)
@@ -137,9 +173,7 @@ def main() -> None:
                 figures = ", ".join(f"{k} {row[k]:.3f}" for k in METRICS)
                 print(f"{texture}, {name}, seed {seed}: {figures}; fit {row['fit_minutes']:.2f} min", flush=True)
                 write_text(args.out / "results.json", json.dumps(rows, indent=2) + "\n")
-    text = table(rows, args.textures, args.detectors)
-    write_text(args.out / "results.md", f"textures, seeds {args.seeds}\n\n{text}")
-    print(text)
+    return rows
 
 
 if __name__ == "__main__":
