@@ -101,16 +101,13 @@ def run_one(name: str, seed: int, split: dict[str, torch.Tensor], fill: Path) ->
 def validation_picks(rows: list[dict]) -> list[dict]:
     """Per (texture, seed) where both RepairGAN rows ran: the one whose validation proxy is higher, as a user
     picks between two fits without test labels. Its fit time is both fits'."""
+    filled = {(r["texture"], r["seed"]): r for r in rows if r["detector"] == FILLED}
     picks = []
     for plain in (r for r in rows if r["detector"] == "RepairGAN"):
-        filled = [
-            r
-            for r in rows
-            if r["detector"] == FILLED and (r["texture"], r["seed"]) == (plain["texture"], plain["seed"])
-        ]
-        if filled:
-            best = max(plain, filled[0], key=lambda r: r["validation"]["proxy"])
-            both = plain["fit_minutes"] + filled[0]["fit_minutes"]
+        other = filled.get((plain["texture"], plain["seed"]))
+        if other:
+            best = max(plain, other, key=lambda r: r["validation"]["proxy"])
+            both = plain["fit_minutes"] + other["fit_minutes"]
             picks.append({**best, "detector": PICK, "picked": best["detector"], "fit_minutes": both})
     return picks
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -108,14 +107,15 @@ class FillCrops:
                 image_size_of(path)
         except ValueError as err:
             raise ValueError(f"fill_source: {err}") from None
-        self.channels = channels
+        # a source of a few files (one texture, say) is decoded once, not at every step; the cache dies with it
+        self.read = lru_cache(maxsize=8)(partial(read_image, channels=channels))
 
     def draw(self, count: int, side: int, g: torch.Generator) -> torch.Tensor:
         """`count` crops (count, C, side, side) in [0, 1], each of a random file at a random place; a file smaller
         than `side` is first enlarged until the crop fits."""
         crops = []
         for i in torch.randint(0, len(self.paths), (count,), generator=g).tolist():
-            image = read_fill(self.paths[i], self.channels)
+            image = self.read(self.paths[i])
             h, w = image.shape[-2:]
             if min(h, w) < side:
                 h, w = max(side, round(h * side / min(h, w))), max(side, round(w * side / min(h, w)))
@@ -123,11 +123,6 @@ class FillCrops:
             y, x = randint(g, 0, h - side), randint(g, 0, w - side)
             crops.append(image[:, y : y + side, x : x + side])
         return torch.stack(crops)
-
-
-@lru_cache(maxsize=8)  # a source of a few files (one texture, say) is decoded once, not at every step
-def read_fill(path: Path, channels: int) -> torch.Tensor:
-    return read_image(path, channels)
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor, sigma: float = 1.5, radius: int = 5) -> torch.Tensor:
@@ -270,6 +265,7 @@ class RepairGAN(Detector):
             ckpt.record(index, self.history_, sums / lengths[index], ("loss_repair", "loss_judge"), validate)
         bar.close()
         ckpt.best.restore(nets)
+        self._fills = None  # its cached images are of no further use
         if ckpt.best.round >= 0:
             self.history_["kept_round"] = [float(ckpt.best.round + 1)]
         self.repairer_, self.judge_ = gen.eval(), judge.eval()
@@ -280,15 +276,14 @@ class RepairGAN(Detector):
         again; the fill of each comes from the next crop of the batch, or from a crop of fill_source."""
         count = max(1, round(self.defect_share * len(x)))
         seed = int(np.random.SeedSequence([self.seed, step]).generate_state(1)[0])
-        fills = getattr(self, "_fills", None)
-        sources = None
+        chosen, fills, sources = x[:count].cpu(), getattr(self, "_fills", None), None
         if fills:
             g = torch.Generator().manual_seed(seed)
             crops = fills.draw(count, x.shape[-1], g)
             external = torch.rand(count, generator=g) < self.fill_share
-            own = x[:count].cpu().roll(-1, 0)  # the next crop of the batch, as make_defects takes it
+            own = chosen.roll(-1, 0)  # the next crop of the batch, as make_defects takes it
             sources = torch.where(external[:, None, None, None], crops, own)
-        damaged, masks = make_defects(x[:count].cpu(), seed, kinds, sources=sources)
+        damaged, masks = make_defects(chosen, seed, kinds, sources=sources)
         images = torch.cat([damaged.to(x.device), x[count:]])
         untouched = torch.zeros(len(x) - count, *x.shape[-2:], dtype=torch.bool)
         return images * 2 - 1, torch.cat([masks, untouched]).float().to(x.device)
