@@ -5,7 +5,8 @@
 Each detector runs with its defaults plus `--channels 3` (and `mapping="encoder"` for AnoGAN): what a user runs
 with no other flags. Nothing is chosen on test labels. `--detectors "OGNet, fixed settings"` runs OGNet with the
 choices validation makes fixed in advance instead, to show what the label-free choices are worth; the rows named
-"WGAN-GP" and "augmented" change one setting each (f-AnoGAN's own GAN; `augment=True`), to measure it.
+"WGAN-GP", "map reference" and "augmented" change one setting each (f-AnoGAN's own GAN; `map_reference=True`;
+`augment=True`), to measure it.
 For every (detector, seed) the full `ganspect evaluate` output lands in OUT/<detector>-seed<k>/ (metrics.json,
 report.html, overlays/) so the heat maps can be looked at; OUT/results.json is rewritten after every run and
 OUT/results.md holds the table: image AUROC, pixel AUROC and PRO as mean +- std over the seeds, fit minutes and
@@ -35,6 +36,10 @@ DETECTORS = {
     # penalty), so 160 of them (and the encoder's 800) keep the fit near the DCGAN row's time
     "AnoGAN, encoder, WGAN-GP": lambda seed: ganspect.AnoGAN(
         channels=3, mapping="encoder", gan="wgan-gp", steps=160, encoder_steps=800, seed=seed
+    ),
+    # maps divided by the mean map of the training photos (map_reference=True), nothing else changed
+    "AnoGAN, encoder, map reference": lambda seed: ganspect.AnoGAN(
+        channels=3, mapping="encoder", map_reference=True, seed=seed
     ),
     # training on flips and shifts of the 25 photos as well (augment=True), nothing else changed
     "AnoGAN, encoder, augmented": lambda seed: ganspect.AnoGAN(channels=3, mapping="encoder", augment=True, seed=seed),

@@ -74,6 +74,11 @@ class Detector:
         "'auto': whichever of the two does better on validation",
     )
     top_share: float = param(0.01, "share of a map's highest values whose mean is the image score read off a map")
+    map_reference: bool = param(
+        False,
+        "divide every map by the mean map of the normal training images: what the model misses on every normal "
+        "image (a rim, an edge) stops counting as anomalous",
+    )
     threshold_images: int = param(256, "at most this many images held out (with no split: scored for threshold_)")
     patch_size: int = param(0, "0: networks see whole images; else they see patch_size squares of the image")
     patch_stride: int = param(0, "stride of the scoring window in patch mode (0: half the patch size)")
@@ -173,6 +178,8 @@ class Detector:
         train_idx, held_idx = split_indices(len(data), self.validation_split, self.threshold_images, self.seed)
         self._validation = Validation(data, held_idx, self.seed, self.validation_defects) if held_idx else None
         train_data = Subset(data, train_idx) if held_idx else data
+        self.map_mean_ = None
+        self._reference = seeded_sample(train_data, self.threshold_images, self.seed) if self.map_reference else None
         if self.patch_size:
             train_data = RandomPatches(train_data, self.patch_size, self.patches_per_image, self.seed)
         # fork_rng: the library never moves the caller's global random state
@@ -180,6 +187,7 @@ class Detector:
             torch.manual_seed(self.seed)
             self._train(train_data, progress)
         self._freeze()
+        self._set_reference()
         if self._validation is not None:
             figures = self._validation.measure(self)
             self.score_rule_ = figures.pop("rule")
@@ -192,7 +200,7 @@ class Detector:
             self.score_rule_ = self._score_rules()[0]
             self.validation_ = {"held_out_images": 0, "train_images": len(train_idx)}
             self.threshold_ = self._threshold_from(data, progress)
-        self._validation = None  # its images are of no further use
+        self._validation = self._reference = None  # their images are of no further use
         return self
 
     def score_and_map(self, images, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -223,8 +231,11 @@ class Detector:
             yield s.float().cpu().numpy(), m.cpu().numpy()
 
     def _finish(self, scores: torch.Tensor, maps: torch.Tensor, rule: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """The maps smoothed, and the image score the fitted rule gives: the model's own, or read off the map."""
+        """The maps smoothed (and divided by the normal mean map, with map_reference), and the image score the fitted
+        rule gives: the model's own, or read off the map."""
         maps = smooth(maps.float(), self.map_sigma)
+        if self.map_mean_ is not None:
+            maps = maps / self.map_mean_
         return (top_mean(maps, self.top_share) if rule == "map" else scores), maps
 
     def _score_rules(self) -> tuple[str, ...]:
@@ -255,6 +266,7 @@ class Detector:
             "validation": {k: float(v) for k, v in self.validation_.items()},
             "score_rule": self.score_rule_,
             "map_scale": float(self.map_scale_),
+            "map_mean": None if self.map_mean_ is None else self.map_mean_.cpu(),
         }
 
     @classmethod
@@ -276,6 +288,8 @@ class Detector:
         det.validation_ = dict(ckpt.get("validation", {}))
         det.score_rule_ = ckpt.get("score_rule", "model")
         det.map_scale_ = float(ckpt.get("map_scale", 1.0))  # checkpoints written before it existed lack it
+        map_mean = ckpt.get("map_mean")
+        det.map_mean_ = None if map_mean is None else map_mean.to(det.device_)
         det._freeze()
         return det
 
@@ -303,6 +317,7 @@ class Detector:
         modes = {name: m.training for name, m in modules.items()}
         for name, module in modules.items():
             setattr(self, name + "_", module.eval())  # eval(): scored exactly as the fitted model will score
+        self._set_reference()  # these networks' own normal mean map
         figures = self._validation.measure(self)
         for name, module in modules.items():
             module.train(modes[name])
@@ -336,15 +351,29 @@ class Detector:
             for p in net.parameters():
                 p.grad = None  # training's last gradients are of no further use
 
+    def _set_reference(self) -> None:
+        """With map_reference: map_mean_, the mean map of the sampled training images as the networks now stand,
+        plus a tenth of its average, so that a region the model always reconstructs well is not divided by ~0."""
+        if self._reference is None:
+            return
+        self.map_mean_ = None  # the maps it averages are undivided
+        maps = torch.cat([torch.from_numpy(m) for _, m in self._scored_batches(self._reference, False, "model")])
+        mean = maps.mean(0)
+        self.map_mean_ = (mean + 0.1 * mean.mean()).to(self.device_)
+
     def _threshold_from(self, data, progress: bool) -> float:
         """(1 - contamination) quantile of the scores of a seeded sample of training images; their maps give
         map_scale_, the top of a heat map's colour scale."""
-        n = min(len(data), self.threshold_images)
-        pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(self.seed))[:n]
-        subset = torch.utils.data.Subset(data, sorted(pick.tolist()))
+        subset = seeded_sample(data, self.threshold_images, self.seed)
         self.train_scores_, maps = self.score_and_map(subset, progress)
         self.map_scale_ = float(np.quantile(maps, MAP_SCALE_QUANTILE))
         return float(np.quantile(self.train_scores_, 1 - self.contamination))
+
+
+def seeded_sample(data, count: int, seed: int) -> Subset:
+    """At most `count` of the images, drawn without replacement by `seed`, in their original order."""
+    pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:count]
+    return Subset(data, sorted(pick.tolist()))
 
 
 def detector_classes() -> dict[str, type[Detector]]:
