@@ -37,7 +37,7 @@ DETECTORS = {
     "AnoGAN, encoder, WGAN-GP": lambda seed: ganspect.AnoGAN(
         channels=3, mapping="encoder", gan="wgan-gp", steps=160, encoder_steps=800, seed=seed
     ),
-    # maps divided by the mean map of the training photos (map_reference=True), nothing else changed
+    # maps standardised by those of the training photos (map_reference=True), nothing else changed
     "AnoGAN, encoder, map reference": lambda seed: ganspect.AnoGAN(
         channels=3, mapping="encoder", map_reference=True, seed=seed
     ),

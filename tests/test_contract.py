@@ -39,7 +39,7 @@ SMALL["RepairGAN"] = dict(
 )
 SMALL["AnoGAN-encoder"] = {**SMALL["AnoGAN"], "mapping": "encoder"}
 SMALL["AnoGAN-wgan-gp"] = {**SMALL["AnoGAN-encoder"], "gan": "wgan-gp"}
-# maps divided by the normal mean map, the image score read off them
+# maps standardised by the normal maps, the image score read off them
 SMALL["AnoGAN-encoder-reference"] = {**SMALL["AnoGAN-encoder"], "map_reference": True, "image_score": "map"}
 SMALL["PixelGaussian"] = dict(image_size=16, batch_size=16, threshold_images=32, device="cpu")
 SMALL["PCAReconstruction"] = dict(image_size=16, batch_size=16, threshold_images=32, device="cpu")
@@ -152,13 +152,13 @@ def test_score_does_not_keep_the_maps(fitted, digits):
 
     fitted._score_batch = big_maps
     sigma, fitted.map_sigma = fitted.map_sigma, 0.0  # smoothing's own transient copies are not what is measured
-    reference, fitted.map_mean_ = fitted.map_mean_, None  # it is shaped for the model's maps, not these
+    reference, fitted.map_reference_ = fitted.map_reference_, None  # it is shaped for the model's maps, not these
     images = digits.test[: 6 * fitted.batch_size]
     try:
         kept = rss_growth_mib(lambda: fitted.score_and_map(images))
         streamed = rss_growth_mib(lambda: fitted.score(images))
     finally:
         del fitted._score_batch
-        fitted.map_sigma, fitted.map_mean_ = sigma, reference
+        fitted.map_sigma, fitted.map_reference_ = sigma, reference
     assert kept > 6 * 64  # the measurement sees maps being kept
     assert streamed < 3 * 64

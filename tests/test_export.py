@@ -22,7 +22,7 @@ MODELS = {
     "AnoGAN-encoder-patches-map": lambda: ganspect.AnoGAN(image_size=32, patch_size=16, width=8, latent_dim=16, steps=4,
                                                           rounds=2, mapping="encoder", map_sigma=1.5, image_score="map",
                                                           threshold_images=8, device="cpu"),
-    # maps divided by the normal mean map: in the graph (whole images) and after stitching (patches)
+    # maps standardised by the normal maps: in the graph (whole images) and after stitching (patches)
     "OGNet-reference": lambda: ganspect.OGNet(image_size=16, width=8, steps=4, rounds=2, old_round=1,
                                               phase_two_steps=5, map_reference=True, image_score="map",
                                               threshold_images=8, device="cpu"),

@@ -1,4 +1,4 @@
-"""map_reference: maps divided by the mean map of the normal training images."""
+"""map_reference: maps standardised pixel by pixel by the maps of the normal training images."""
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ def test_what_every_normal_image_misses_stops_counting():
     test[:, 12:14, 6:8] += 0.08  # a faint defect off the disc and off the rim
     raw = ganspect.PCAReconstruction(image_size=16, variance=0.8, seed=0).fit(train)
     ref = ganspect.PCAReconstruction(image_size=16, variance=0.8, map_reference=True, seed=0).fit(train)
-    # undivided, the rim outshines the defect on most images; divided, the defect is the peak of every map
+    # plain, the rim outshines the defect on most images; standardised, the defect is the peak of every map
     rows, cols = peaks(raw.anomaly_map(test))
     assert (cols < 4).mean() > 0.5
     rows, cols = peaks(ref.anomaly_map(test))
@@ -36,10 +36,10 @@ def test_what_every_normal_image_misses_stops_counting():
 
 def test_the_reference_is_saved_and_only_set_when_asked(digits, tmp_path):
     plain = ganspect.PCAReconstruction(image_size=16, seed=0).fit(digits.train)
-    assert plain.map_mean_ is None
+    assert plain.map_reference_ is None
     ref = ganspect.PCAReconstruction(image_size=16, map_reference=True, seed=0).fit(digits.train)
-    assert ref.map_mean_.shape == (16, 16) and (ref.map_mean_ > 0).all()
+    assert ref.map_reference_.shape == (2, 16, 16) and (ref.map_reference_[1] > 0).all()  # mean, spread
     ref.save(tmp_path / "m.pt")
     back = ganspect.load(tmp_path / "m.pt")
-    torch.testing.assert_close(back.map_mean_, ref.map_mean_)
+    torch.testing.assert_close(back.map_reference_, ref.map_reference_)
     np.testing.assert_array_equal(back.anomaly_map(digits.test[:20]), ref.anomaly_map(digits.test[:20]))

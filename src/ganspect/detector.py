@@ -76,8 +76,8 @@ class Detector:
     top_share: float = param(0.01, "share of a map's highest values whose mean is the image score read off a map")
     map_reference: bool = param(
         False,
-        "divide every map by the mean map of the normal training images: what the model misses on every normal "
-        "image (a rim, an edge) stops counting as anomalous",
+        "standardise every map pixel by pixel by the maps of the normal training images (mean and std), so what "
+        "the model misses on every normal image (a rim, an edge) stops counting as anomalous",
     )
     threshold_images: int = param(256, "at most this many images held out (with no split: scored for threshold_)")
     patch_size: int = param(0, "0: networks see whole images; else they see patch_size squares of the image")
@@ -178,7 +178,7 @@ class Detector:
         train_idx, held_idx = split_indices(len(data), self.validation_split, self.threshold_images, self.seed)
         self._validation = Validation(data, held_idx, self.seed, self.validation_defects) if held_idx else None
         train_data = Subset(data, train_idx) if held_idx else data
-        self.map_mean_ = None
+        self.map_reference_ = None
         self._reference = seeded_sample(train_data, self.threshold_images, self.seed) if self.map_reference else None
         if self.patch_size:
             train_data = RandomPatches(train_data, self.patch_size, self.patches_per_image, self.seed)
@@ -231,11 +231,12 @@ class Detector:
             yield s.float().cpu().numpy(), m.cpu().numpy()
 
     def _finish(self, scores: torch.Tensor, maps: torch.Tensor, rule: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """The maps smoothed (and divided by the normal mean map, with map_reference), and the image score the fitted
-        rule gives: the model's own, or read off the map."""
+        """The maps smoothed (and standardised by the normal maps, with map_reference), and the image score the
+        fitted rule gives: the model's own, or read off the map."""
         maps = smooth(maps.float(), self.map_sigma)
-        if self.map_mean_ is not None:
-            maps = maps / self.map_mean_
+        if self.map_reference_ is not None:
+            mean, spread = self.map_reference_
+            maps = ((maps - mean) / spread).clamp(min=0)  # how far above normal; below it is not anomalous
         return (top_mean(maps, self.top_share) if rule == "map" else scores), maps
 
     def _score_rules(self) -> tuple[str, ...]:
@@ -266,7 +267,7 @@ class Detector:
             "validation": {k: float(v) for k, v in self.validation_.items()},
             "score_rule": self.score_rule_,
             "map_scale": float(self.map_scale_),
-            "map_mean": None if self.map_mean_ is None else self.map_mean_.cpu(),
+            "map_reference": None if self.map_reference_ is None else self.map_reference_.cpu(),
         }
 
     @classmethod
@@ -288,8 +289,8 @@ class Detector:
         det.validation_ = dict(ckpt.get("validation", {}))
         det.score_rule_ = ckpt.get("score_rule", "model")
         det.map_scale_ = float(ckpt.get("map_scale", 1.0))  # checkpoints written before it existed lack it
-        map_mean = ckpt.get("map_mean")
-        det.map_mean_ = None if map_mean is None else map_mean.to(det.device_)
+        reference = ckpt.get("map_reference")
+        det.map_reference_ = None if reference is None else reference.to(det.device_)
         det._freeze()
         return det
 
@@ -317,7 +318,7 @@ class Detector:
         modes = {name: m.training for name, m in modules.items()}
         for name, module in modules.items():
             setattr(self, name + "_", module.eval())  # eval(): scored exactly as the fitted model will score
-        self._set_reference()  # these networks' own normal mean map
+        self._set_reference()  # these networks' own normal maps
         figures = self._validation.measure(self)
         for name, module in modules.items():
             module.train(modes[name])
@@ -352,14 +353,16 @@ class Detector:
                 p.grad = None  # training's last gradients are of no further use
 
     def _set_reference(self) -> None:
-        """With map_reference: map_mean_, the mean map of the sampled training images as the networks now stand,
-        plus a tenth of its average, so that a region the model always reconstructs well is not divided by ~0."""
+        """With map_reference: map_reference_ (2, S, S), the mean and the standard deviation, pixel by pixel, of the
+        maps of the sampled training images as the networks now stand; the deviation plus a tenth of its average,
+        so a pixel that varies little over normal images (an empty background) is not divided by ~0."""
         if self._reference is None:
             return
-        self.map_mean_ = None  # the maps it averages are undivided
+        self.map_reference_ = None  # the maps it summarises are the plain ones
         maps = torch.cat([torch.from_numpy(m) for _, m in self._scored_batches(self._reference, False, "model")])
-        mean = maps.mean(0)
-        self.map_mean_ = (mean + 0.1 * mean.mean()).to(self.device_)
+        spread = maps.std(0) if len(maps) > 1 else torch.zeros_like(maps[0])
+        spread = spread + 0.1 * spread.mean() + 1e-6  # 1e-6: maps that are exactly equal on every image
+        self.map_reference_ = torch.stack([maps.mean(0), spread]).to(self.device_)
 
     def _threshold_from(self, data, progress: bool) -> float:
         """(1 - contamination) quantile of the scores of a seeded sample of training images; their maps give
