@@ -25,7 +25,7 @@ from .checkpoint import read_checkpoint, save_checkpoint
 from .data import RandomPatches, as_dataset, batches, cache_if_small, cut_patches, stitch_patches
 from .maps import SCORE_RULES, smooth, top_mean
 from .train import RoundCheckpoint
-from .validation import MAP_SCALE_QUANTILE, BestRound, Validation, split_indices
+from .validation import MAP_SCALE_QUANTILE, BestRound, Validation, collect, split_indices
 
 log = logging.getLogger(__name__)
 
@@ -359,7 +359,7 @@ class Detector:
         if self._reference is None:
             return
         self.map_reference_ = None  # the maps it summarises are the plain ones
-        maps = torch.cat([torch.from_numpy(m) for _, m in self._scored_batches(self._reference, False, "model")])
+        maps = collect(self, self._reference)[1]
         spread = maps.std(0) if len(maps) > 1 else torch.zeros_like(maps[0])
         spread = spread + 0.1 * spread.mean() + 1e-6  # 1e-6: maps that are exactly equal on every image
         self.map_reference_ = torch.stack([maps.mean(0), spread]).to(self.device_)
