@@ -70,3 +70,22 @@ def test_image_score_rules(digits):
     # the same networks (same seed, no validated rounds to pick from) under each rule: auto takes the better
     assert auto.validation_["proxy_auroc"] == pytest.approx(chosen.validation_["proxy_auroc"])
     assert auto.validation_["proxy_auroc"] >= other.validation_["proxy_auroc"]
+
+
+def test_on_round_sees_each_validated_round_as_it_stands(digits):
+    """fit(on_round=...) is called once per validated round with the proxy figures history_ records, and what it
+    scores there is that round's model: with pick_round=False the last round is kept, so the last call's scores are
+    the fitted detector's."""
+    settings = dict(image_size=16, width=16, latent_dim=16, batch_size=16, mapping="encoder", device="cpu")
+    seen = []
+
+    def on_round(det, index, figures):
+        seen.append((index, figures["proxy"], det.score(digits.test[:12])))
+
+    det = ganspect.AnoGAN(**settings, steps=60, rounds=3, pick_round=False).fit(digits.train, on_round=on_round)
+    # the encoder's rounds continue the GAN's count: 3, 4, 5
+    assert [index for index, _, _ in seen] == [3, 4, 5]
+    assert [proxy for _, proxy, _ in seen] == det.history_["proxy"]
+    np.testing.assert_allclose(seen[-1][2], det.score(digits.test[:12]), rtol=1e-5)
+    assert not np.allclose(seen[0][2], seen[-1][2])  # the rounds' models differ
+    assert det._on_round is None  # not kept beyond fit

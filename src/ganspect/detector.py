@@ -155,7 +155,14 @@ class Detector:
         raise NotImplementedError
 
     # --- the shared API ----------------------------------------------------------------------------------------
-    def fit(self, images, progress: bool = False, checkpoint: str | Path | None = None, resume: bool = False):
+    def fit(
+        self,
+        images,
+        progress: bool = False,
+        checkpoint: str | Path | None = None,
+        resume: bool = False,
+        on_round=None,
+    ):
         """Learn normal appearance from `images` (normal only); returns self. A refit starts from scratch.
 
         A seeded share `validation_split` of the images is held out of training: `threshold_` comes from their
@@ -164,8 +171,15 @@ class Detector:
         is written there (atomically) after every round; with `resume=True` as well, a training killed midway
         continues from it and ends with the same model as an uninterrupted run (on CPU, same seed). The checkpoint
         is left in place after training, so the training is not lost before the model is saved: delete it then
-        (`ganspect fit` does, once the model is written)."""
+        (`ganspect fit` does, once the model is written).
+
+        `on_round(detector, round, figures)`, when given, is called after every validated round with the networks
+        as they stand then: `score`, `score_and_map` and `anomaly_map` work inside it (scored under the rule
+        validation found best at that round, `figures["rule"]`), so a caller can log them or follow a measure of
+        its own through training (`benchmarks/proxy_tracking.py` follows the test figures beside the proxy).
+        `figures` holds the proxy figures. Training ignores what it does."""
         self._check_params()
+        self._on_round = on_round
         self._fit_params = dataclasses.asdict(self)
         self._checkpoint_path = Path(checkpoint) if checkpoint else None
         if self._checkpoint_path and not resume:
@@ -200,7 +214,7 @@ class Detector:
             self.score_rule_ = self._score_rules()[0]
             self.validation_ = {"held_out_images": 0, "train_images": len(train_idx)}
             self.threshold_ = self._threshold_from(data, progress)
-        self._validation = self._reference = None  # their images are of no further use
+        self._validation = self._reference = self._on_round = None  # of no further use
         return self
 
     def score_and_map(self, images, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -320,6 +334,9 @@ class Detector:
             setattr(self, name + "_", module.eval())  # eval(): scored exactly as the fitted model will score
         self._set_reference()  # these networks' own normal maps
         figures = self._validation.measure(self)
+        if getattr(self, "_on_round", None) is not None:
+            self.score_rule_ = figures["rule"]  # fit sets the final one after training
+            self._on_round(self, index, {k: figures[k] for k in ("proxy_auroc", "proxy_pixel_auroc", "proxy", "rule")})
         for name, module in modules.items():
             module.train(modes[name])
         for key in ("proxy_auroc", "proxy_pixel_auroc", "proxy"):
