@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # here; where torch is already in the venv it is kept. Elsewhere, override: make TORCH=torch==2.5.1 test
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test bench bench-real bench-textures bench-serve lint clean
+.PHONY: install demo test bench bench-real bench-proxy bench-textures bench-serve lint clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,10 @@ bench: install
 COOKIES ?= ../shared/data/cookies
 bench-real: install
 	$(BIN)/python benchmarks/real_images.py --data $(COOKIES) --out bench_out/real-$$(date +%Y%m%d-%H%M%S)
+
+# does the validation proxy track the test, round by round? GAN detectors on the cookies, 3 seeds; needs ../shared/data
+bench-proxy: install
+	$(BIN)/python benchmarks/proxy_tracking.py --data $(COOKIES) --out bench_out/proxy-$$(date +%Y%m%d-%H%M%S)
 
 # RepairGAN and the baselines on three textures, defects of kinds never trained on; 3 seeds; needs ../shared/data
 TEXTURES ?= ../shared/data/textures
