@@ -11,7 +11,8 @@ Per (detector, seed) it reports, over the validated rounds: the rank correlation
 test image AUROC and with the test pixel AUROC, and the test image AUROC of the round the proxy keeps, of the last
 round, and of the best round by the test (what a choice on test labels would get: shown as the ceiling, never
 used). Pixel AUROC here is taken at the model's size (64 px, masks shrunk by nearest neighbour), so it differs a
-little from `ganspect evaluate`'s full-resolution figure. OUT/results.json (every round) and OUT/results.md.
+little from `ganspect evaluate`'s full-resolution figure. OUT/results.json (every round) and OUT/results.md;
+`--tabulate A/results.json B/results.json` makes one table of runs split across the cores.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +70,12 @@ def track(name: str, seed: int, data: Path) -> dict:
     start = time.perf_counter()
     det.fit(ImageFiles(MVTecFolder(data).train_paths(), det.channels, det.image_size), on_round=on_round)
     proxy = [r["proxy"] for r in rounds]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a constant series has no rank correlation: nan, shown as such
+        spearman = {
+            key: float(spearmanr(proxy, [r[f"test_{key}_auroc"] for r in rounds]).statistic)
+            for key in ("image", "pixel")
+        }
     kept = int(np.argmax(proxy))  # the first of the highest: the round validation keeps
     final = roc_auc_score(labels, det.score(images))  # under the rule fit settled on for the kept networks
     return {
@@ -75,13 +83,18 @@ def track(name: str, seed: int, data: Path) -> dict:
         "seed": seed,
         "rounds": rounds,
         "fit_minutes": (time.perf_counter() - start) / 60,
-        "spearman_image": float(spearmanr(proxy, [r["test_image_auroc"] for r in rounds]).statistic),
-        "spearman_pixel": float(spearmanr(proxy, [r["test_pixel_auroc"] for r in rounds]).statistic),
+        "spearman_image": spearman["image"],
+        "spearman_pixel": spearman["pixel"],
         "kept_round_image_auroc": rounds[kept]["test_image_auroc"],
         "fitted_image_auroc": float(final),
         "last_round_image_auroc": rounds[-1]["test_image_auroc"],
         "best_round_image_auroc": max(r["test_image_auroc"] for r in rounds),
     }
+
+
+def correlation(r: dict, key: str) -> str:
+    value = r[key]
+    return "n/a (constant)" if np.isnan(value) else f"{value:+.2f}"  # the proxy or the test never moved
 
 
 def table(results: list[dict]) -> str:
@@ -92,8 +105,8 @@ def table(results: list[dict]) -> str:
     ]
     for r in results:
         lines.append(
-            f"| {r['detector']} | {r['seed']} | {len(r['rounds'])} | {r['spearman_image']:+.2f} | "
-            f"{r['spearman_pixel']:+.2f} | {r['kept_round_image_auroc']:.3f} / {r['fitted_image_auroc']:.3f} / "
+            f"| {r['detector']} | {r['seed']} | {len(r['rounds'])} | {correlation(r, 'spearman_image')} | "
+            f"{correlation(r, 'spearman_pixel')} | {r['kept_round_image_auroc']:.3f} / {r['fitted_image_auroc']:.3f} / "
             f"{r['last_round_image_auroc']:.3f} / {r['best_round_image_auroc']:.3f} |"
         )
     return "\n".join(lines) + "\n"
@@ -101,21 +114,28 @@ def table(results: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True, help="MVTec AD-style folder with pixel masks")
+    parser.add_argument("--data", type=Path, help="MVTec AD-style folder with pixel masks")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=list(DETECTORS))
+    parser.add_argument(
+        "--tabulate", type=Path, nargs="+", help="run nothing: one table of these earlier runs' results.json files"
+    )
     args = parser.parse_args()
     if args.out.exists() and any(args.out.iterdir()):
         parser.error(f"--out {args.out}: expected a new or empty folder, so that results never mix two runs")
+    if not args.tabulate and args.data is None:
+        parser.error("--data: expected the folder of an MVTec AD-style set (or --tabulate)")
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
-    for name in args.detectors:
+    for path in args.tabulate or []:
+        results += json.loads(path.read_text())
+    for name in [] if args.tabulate else args.detectors:
         for seed in args.seeds:
             results.append(track(name, seed, args.data))
             write_text(args.out / "results.json", json.dumps(results, indent=2) + "\n")
     text = table(results)
-    write_text(args.out / "results.md", f"proxy against test, per validated round ({args.data})\n\n{text}")
+    write_text(args.out / "results.md", f"proxy against test, per validated round\n\n{text}")
     print(text)
 
 
