@@ -41,10 +41,10 @@ DETECTORS = {
 }
 
 
-def test_set(data: Path, size: int) -> tuple[torch.Tensor, np.ndarray, list[np.ndarray]]:
-    """The test images (N, 3, size, size), their labels (N,) and masks at `size` (all-zero for good images)."""
+def test_set(data: Path, channels: int, size: int) -> tuple[torch.Tensor, np.ndarray, list[np.ndarray]]:
+    """The test images (N, channels, size, size), their labels (N,) and masks at `size` (all-zero for good ones)."""
     tests = MVTecFolder(data).test_images()
-    files = ImageFiles([t.path for t in tests], 3, size)
+    files = ImageFiles([t.path for t in tests], channels, size)
     images = torch.stack([files[i] for i in range(len(files))])
     masks = []
     for t in tests:
@@ -58,7 +58,7 @@ def test_set(data: Path, size: int) -> tuple[torch.Tensor, np.ndarray, list[np.n
 
 def track(name: str, seed: int, data: Path) -> dict:
     det = DETECTORS[name](seed)
-    images, labels, masks = test_set(data, det.image_size)
+    images, labels, masks = test_set(data, det.channels, det.image_size)
     rounds = []
 
     def on_round(det, index: int, figures: dict) -> None:

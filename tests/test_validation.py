@@ -89,3 +89,5 @@ def test_on_round_sees_each_validated_round_as_it_stands(digits):
     np.testing.assert_allclose(seen[-1][2], det.score(digits.test[:12]), rtol=1e-5)
     assert not np.allclose(seen[0][2], seen[-1][2])  # the rounds' models differ
     assert det._on_round is None  # not kept beyond fit
+    with pytest.raises(ValueError, match="on_round: expected a function"):  # before any training, not after it
+        ganspect.AnoGAN(**settings, steps=60, rounds=3).fit(digits.train, on_round="log")

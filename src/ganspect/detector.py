@@ -177,8 +177,11 @@ class Detector:
         as they stand then: `score`, `score_and_map` and `anomaly_map` work inside it (scored under the rule
         validation found best at that round, `figures["rule"]`), so a caller can log them or follow a measure of
         its own through training (`benchmarks/proxy_tracking.py` follows the test figures beside the proxy).
-        `figures` holds the proxy figures. Training ignores what it does."""
+        `figures` holds the proxy figures. Training ignores what it does. With `validation_split=0` no round is
+        validated, and it is never called."""
         self._check_params()
+        if on_round is not None and not callable(on_round):
+            raise ValueError(f"on_round: expected a function (detector, round, figures), got {on_round!r}")
         self._on_round = on_round
         self._fit_params = dataclasses.asdict(self)
         self._checkpoint_path = Path(checkpoint) if checkpoint else None
