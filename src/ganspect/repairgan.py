@@ -43,6 +43,14 @@ from .validation import BestRound
 DOWNSAMPLING = 16  # both networks halve the image four times (G) or three times (D): sizes are multiples of 16
 
 
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """Both networks run on channels-last tensors: on CPU, torch's nearest upsampling of a (B, C, H, W)-contiguous
+    tensor takes about 20 times longer than of a channels-last one, and oneDNN's convolutions take either. The
+    values are the same; the weights keep their layout, so checkpoints do not change (speed: `bench_repairgan` in
+    benchmarks/speed.py, which also times the contiguous layout)."""
+    return x.contiguous(memory_format=torch.channels_last)
+
+
 def conv_block(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
 
@@ -66,7 +74,7 @@ class Repairer(nn.Module):
         self.net = nn.Sequential(*down, *up, *last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net(channels_last(x))
 
 
 class Judge(nn.Module):
@@ -84,6 +92,7 @@ class Judge(nn.Module):
         self.head = nn.Conv2d(w[0], 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = channels_last(x)
         skips = []
         for block in self.enc:
             x = block(x)
