@@ -47,6 +47,7 @@ DETECTORS = {
     "OGNet, augmented": lambda seed: ganspect.OGNet(channels=3, augment=True, seed=seed),
     "RepairGAN": lambda seed: ganspect.RepairGAN(channels=3, seed=seed),
     "RepairGAN, augmented": lambda seed: ganspect.RepairGAN(channels=3, augment=True, seed=seed),
+    "RepairGAN, 3000 steps": lambda seed: ganspect.RepairGAN(channels=3, steps=3000, seed=seed),
     # what validation chooses, fixed in advance instead: the last round, G_old after round 2, D's own score
     "OGNet, fixed settings": lambda seed: ganspect.OGNet(
         channels=3, pick_round=False, old_round=2, image_score="model", seed=seed
