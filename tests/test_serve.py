@@ -183,7 +183,8 @@ def test_the_page_in_a_real_browser(cookie_model):
 
 
 @pytest.mark.parametrize(
-    "option, value", [("max_batch", 0), ("queue_size", 0), ("decode_threads", 0), ("max_wait_ms", -1)]
+    "option, value",
+    [("max_batch", 0), ("queue_size", 0), ("decode_threads", 0), ("model_threads", 0), ("max_wait_ms", -1)],
 )
 def test_bad_service_options_name_themselves(model, option, value):
     with pytest.raises(ValueError, match=f"^{option}: expected"):

@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--decode-threads", type=int, default=None, help="threads decoding uploads (default: half the cores, >= 1)"
     )
+    serve.add_argument(
+        "--model-threads", type=int, default=None, help="the model's CPU threads (default: the cores left, >= 1)"
+    )
     serve.add_argument("--max-request-mb", type=float, default=32.0, help="largest request body, in MiB (413 over)")
 
     bench = commands.add_parser("benchmark", help="published protocols, with our detectors side by side")
@@ -201,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"serve needs the [serve] extra: pip install 'ganspect[serve]' ({err})") from None
         options = dict(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, queue_size=args.queue)
         options.update(decode_threads=args.decode_threads, max_request_bytes=int(args.max_request_mb * 2**20))
+        options.update(model_threads=args.model_threads)
         serve(args.model, args.host, args.port, args.device, **options)
     elif args.command == "benchmark":
         from .benchmark import DETECTORS, run_one_class_mnist

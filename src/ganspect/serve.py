@@ -18,6 +18,15 @@ A lone request on an idle server is scored at once (with the default wait of 0),
 the model is busy form the next batch, so throughput under load approaches a batched `score()`. Scores never
 depend on batch mates (the detector's contract), so batching changes speed only. When the queue cannot take a
 request's images, the request is answered 503 with Retry-After at once: no unbounded backlog.
+
+Threads and cores: decoding and scoring run side by side, each on its own share of the cores (`decode_threads`
+threads decoding, `model_threads` OpenMP threads in the model's one thread; half and half by default), so under
+load the next uploads are decoded while a batch is scored. Each side is held to its share because torch's CPU
+kernels run on GNU OpenMP, which gives every thread running torch a team of its own: once the teams together
+hold more threads than there are cores, their idle threads sleep after every operation, and a network's many
+small operations each pay a wake-up (on 2 cores, one 64-px RepairGAN image took 11-12 ms in a second thread
+against 4.4 ms in the only one). So the model is loaded in its own thread (`serve`), batches are stacked there,
+and the decoders run torch on one OpenMP thread each: one team in the process, no larger than its share.
 """
 
 import asyncio
@@ -29,9 +38,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
+from functools import partial
 from importlib.resources import files
 from pathlib import Path
 
@@ -41,6 +51,7 @@ import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from PIL import Image
+from threadpoolctl import threadpool_limits
 
 from . import __version__
 from .data import ImageTooLarge, read_image, resize
@@ -65,13 +76,32 @@ class Overloaded(Exception):
     """The queue cannot take the request's images now."""
 
 
-class Batcher:
-    """One bounded queue of images and one worker that scores them in batches (see the module's docstring)."""
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
-    def __init__(self, det: Detector, max_batch: int, max_wait_ms: float, queue_size: int):
-        self.det, self.max_batch, self.max_wait, self.queue_size = det, max_batch, max_wait_ms / 1000, queue_size
+
+def limit_openmp(threads: int) -> None:
+    """Initialiser of the service's threads: torch runs in this thread on at most `threads` OpenMP threads. The
+    limit is this thread's own (torch.set_num_threads would also set the default of threads started later), and
+    it is set after torch has given the thread its default, which would otherwise override it."""
+    torch.get_num_threads()
+    threadpool_limits(threads, user_api="openmp")
+
+
+class Batcher:
+    """One bounded queue of images and one worker that scores them in batches (see the module's docstring). The
+    model is loaded (`load`) in the thread that scores with it."""
+
+    def __init__(
+        self, load: Callable[[], Detector], max_batch: int, max_wait_ms: float, queue_size: int, model_threads: int
+    ):
+        self.max_batch, self.max_wait, self.queue_size = max_batch, max_wait_ms / 1000, queue_size
         self.queue: asyncio.Queue | None = None
-        self.model_thread = ThreadPoolExecutor(1, thread_name_prefix="ganspect-model")
+        self.model_thread = ThreadPoolExecutor(
+            1, thread_name_prefix="ganspect-model", initializer=partial(limit_openmp, model_threads)
+        )
+        self.det = self.model_thread.submit(load).result()
         self.batches = self.images = 0
 
     async def start(self) -> None:
@@ -111,9 +141,9 @@ class Batcher:
                     batch.append(await asyncio.wait_for(self.queue.get(), left))
                 except TimeoutError:
                     break
-            images = torch.stack([image for image, _ in batch])
             try:
-                scores, maps = await loop.run_in_executor(self.model_thread, self.det.score_and_map, images)
+                images = [image for image, _ in batch]
+                scores, maps = await loop.run_in_executor(self.model_thread, self.score_batch, images)
             except Exception as err:  # a failure of the model reaches every request of the batch, not the worker
                 for _, future in batch:
                     if not future.done():
@@ -123,6 +153,10 @@ class Batcher:
             for (_, future), score, anomaly_map in zip(batch, scores, maps, strict=True):
                 if not future.done():  # the client may have gone
                     future.set_result((float(score), anomaly_map))
+
+    def score_batch(self, images: list[torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+        """In the model's thread: every torch operation of scoring, the stacking too, runs there."""
+        return self.det.score_and_map(torch.stack(images))
 
 
 def heat_png(anomaly_map: np.ndarray, scale: float) -> str:
@@ -156,29 +190,43 @@ def model_card(det: Detector, map_scale: float) -> dict:
 
 
 def make_app(
-    det: Detector,
+    det: Detector | Callable[[], Detector],
     max_batch: int = 32,
     max_wait_ms: float = 0.0,
     queue_size: int = 256,
     max_request_bytes: int = MAX_REQUEST_BYTES,
     map_scale: float | None = None,
     decode_threads: int | None = None,
+    model_threads: int | None = None,
 ):
-    """The FastAPI application serving `det` (fitted); see the module's docstring."""
+    """The FastAPI application serving `det` (fitted), or the detector that `det()` loads, called in the model's
+    thread (what `serve` does); see the module's docstring. By default the cores are split between the decoding
+    threads and the model's OpenMP threads, half and half (at least one each)."""
 
     if decode_threads is None:
-        decode_threads = max(1, (os.cpu_count() or 2) // 2)
+        decode_threads = max(1, cores() // 2)
+    if model_threads is None:
+        model_threads = max(1, cores() - decode_threads)
     limits = {"max_batch": max_batch, "queue_size": queue_size, "max_request_bytes": max_request_bytes}
-    for name, value in {**limits, "decode_threads": decode_threads}.items():
+    for name, value in {**limits, "decode_threads": decode_threads, "model_threads": model_threads}.items():
         if value < 1:
             raise ValueError(f"{name}: expected a positive integer, got {value}")
     if max_wait_ms < 0:
         raise ValueError(f"max_wait_ms: expected a number >= 0, got {max_wait_ms}")
-    det._check_usable()
-    batcher = Batcher(det, max_batch, max_wait_ms, queue_size)
-    # decoding gets a bounded pool of its own (half the cores by default), not asyncio's shared default one, so a
-    # flood of uploads cannot start more decodes than that at once (on 2 cores its speed-up was within noise)
-    decoder = ThreadPoolExecutor(decode_threads, thread_name_prefix="ganspect-decode")
+    batcher = Batcher(
+        (lambda: det) if isinstance(det, Detector) else det, max_batch, max_wait_ms, queue_size, model_threads
+    )
+    det = batcher.det
+    try:
+        det._check_usable()
+    except Exception:
+        batcher.model_thread.shutdown()
+        raise
+    # decoding gets a bounded pool of its own, not asyncio's shared default one, so a flood of uploads cannot start
+    # more decodes than that at once; each of its threads runs torch on one OpenMP thread (the module's docstring)
+    decoder = ThreadPoolExecutor(
+        decode_threads, thread_name_prefix="ganspect-decode", initializer=partial(limit_openmp, 1)
+    )
     scale = map_scale if map_scale is not None else det.map_scale_
     card = model_card(det, scale)
     page = files("ganspect").joinpath("static/inspect.html").read_text(encoding="utf-8")
@@ -191,6 +239,7 @@ def make_app(
         decoder.shutdown(wait=True)
 
     app = FastAPI(title="ganspect", version=__version__, lifespan=lifespan)
+    app.state.detector = card["detector"]
 
     def decode(parts: list[tuple[str, bytes]]) -> tuple[list[torch.Tensor | str], int]:
         """Each part -> the image at the model's size, or the one-line reason it cannot be read; and the status
@@ -318,8 +367,8 @@ def serve(model: str | Path, host: str, port: int, device: str | None = None, **
     """Load the model and serve it until interrupted (uvicorn, one process)."""
     from .detector import load
 
-    det = load(model, device)
-    app = make_app(det, **options)
+    app = make_app(partial(load, model, device), **options)  # loaded in the model's thread (the module's docstring)
     started = time.strftime("%H:%M:%S")
-    print(f"ganspect serve: {type(det).__name__} from {model} on http://{host}:{port}/ (since {started})", flush=True)
+    name = app.state.detector
+    print(f"ganspect serve: {name} from {model} on http://{host}:{port}/ (since {started})", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
