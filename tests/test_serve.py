@@ -7,9 +7,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import ganspect
@@ -72,6 +74,30 @@ def test_scores_equal_the_detectors_on_the_same_files(model, files):
     assert heat.size == (model.image_size, model.image_size)
     assert card["detector"] == "OGNet" and card["threshold"] == model.threshold_ and card["channels"] == 1
     assert card["image_size"] == 16 and "proxy" in card["validation"] and card["hyperparameters"]["width"] == 8
+
+
+def test_a_model_loaded_in_the_scoring_thread_scores_the_same(model, files, tmp_path):
+    """`ganspect serve` hands make_app a loader, called in the model's thread; the scores do not change."""
+    model.save(tmp_path / "model.pt")
+    with running(serve.make_app(partial(ganspect.load, tmp_path / "model.pt"), model_threads=1)) as url:
+        answer = httpx.post(f"{url}/score", files=parts(files[:3])).json()["results"]
+    expected = model.score(ImageFiles(files[:3], model.channels, model.image_size))
+    np.testing.assert_allclose([item["score"] for item in answer], expected, rtol=1e-6)
+
+
+def test_each_service_thread_keeps_its_own_openmp_limit():
+    """The decoders' limit of one OpenMP thread is theirs alone: the thread that set it runs torch on one, and
+    the other threads keep theirs (torch.set_num_threads would have changed the default for threads to come)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)  # a default above one, whatever the machine, so that a limit of one shows
+    try:
+        with ThreadPoolExecutor(1, initializer=partial(serve.limit_openmp, 1)) as limited:
+            assert limited.submit(torch.get_num_threads).result() == 1
+        with ThreadPoolExecutor(1) as later:
+            assert later.submit(torch.get_num_threads).result() == 3
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_concurrent_requests_share_batches_and_keep_their_own_scores(model, files):
