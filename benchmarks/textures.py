@@ -50,6 +50,7 @@ DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector]] = {
     "RepairGAN, filled, 3000 steps": lambda seed, fill: ganspect.RepairGAN(
         image_size=SIZE, steps=3000, seed=seed, fill_source=str(fill)
     ),
+    "RepairGAN, 5000 steps": lambda seed, fill: ganspect.RepairGAN(image_size=SIZE, steps=5000, seed=seed),
     "RepairGAN, filled, 5000 steps": lambda seed, fill: ganspect.RepairGAN(
         image_size=SIZE, steps=5000, seed=seed, fill_source=str(fill)
     ),
