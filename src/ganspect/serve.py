@@ -101,7 +101,11 @@ class Batcher:
         self.model_thread = ThreadPoolExecutor(
             1, thread_name_prefix="ganspect-model", initializer=partial(limit_openmp, model_threads)
         )
-        self.det = self.model_thread.submit(load).result()
+        try:
+            self.det = self.model_thread.submit(load).result()
+        except BaseException:  # a model that does not load leaves no thread behind
+            self.model_thread.shutdown()
+            raise
         self.batches = self.images = 0
 
     async def start(self) -> None:
