@@ -79,8 +79,15 @@ def test_scores_equal_the_detectors_on_the_same_files(model, files):
 def test_a_model_loaded_in_the_scoring_thread_scores_the_same(model, files, tmp_path):
     """`ganspect serve` hands make_app a loader, called in the model's thread; the scores do not change."""
     model.save(tmp_path / "model.pt")
-    with running(serve.make_app(partial(ganspect.load, tmp_path / "model.pt"), model_threads=1)) as url:
+    loaded_in = []
+
+    def load():
+        loaded_in.append(threading.current_thread().name)
+        return ganspect.load(tmp_path / "model.pt")
+
+    with running(serve.make_app(load, model_threads=1)) as url:
         answer = httpx.post(f"{url}/score", files=parts(files[:3])).json()["results"]
+    assert len(loaded_in) == 1 and loaded_in[0].startswith("ganspect-model")
     expected = model.score(ImageFiles(files[:3], model.channels, model.image_size))
     np.testing.assert_allclose([item["score"] for item in answer], expected, rtol=1e-6)
 

@@ -103,7 +103,8 @@ class Batcher:
         )
         try:
             self.det = self.model_thread.submit(load).result()
-        except BaseException:  # a model that does not load leaves no thread behind
+            self.det._check_usable()
+        except BaseException:  # a model that does not load, or is not fitted, leaves no thread behind
             self.model_thread.shutdown()
             raise
         self.batches = self.images = 0
@@ -221,11 +222,6 @@ def make_app(
         (lambda: det) if isinstance(det, Detector) else det, max_batch, max_wait_ms, queue_size, model_threads
     )
     det = batcher.det
-    try:
-        det._check_usable()
-    except Exception:
-        batcher.model_thread.shutdown()
-        raise
     # decoding gets a bounded pool of its own, not asyncio's shared default one, so a flood of uploads cannot start
     # more decodes than that at once; each of its threads runs torch on one OpenMP thread (the module's docstring)
     decoder = ThreadPoolExecutor(
