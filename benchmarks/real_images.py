@@ -5,10 +5,11 @@
 Each detector runs with its defaults plus `--channels 3` (and `mapping="encoder"` for AnoGAN): what a user runs
 with no other flags. Nothing is chosen on test labels. `--detectors "OGNet, fixed settings"` runs OGNet with the
 choices validation makes fixed in advance instead, to show what the label-free choices are worth; the rows named
-"WGAN-GP", "map reference" and "augmented" change one setting each (f-AnoGAN's own GAN; `map_reference=True`;
-`augment=True`), to measure it. "RepairGAN, validation picks augmentation or not" is no extra training: per seed
-where both RepairGAN rows ran, the one whose label-free validation proxy is higher (its fit time is both fits'),
-which is what a user without defective images can do when unsure that flips and shifts of the product are normal.
+"WGAN-GP", "map reference", "augmented" and "repair verdict" change one setting each (f-AnoGAN's own GAN;
+`map_reference=True`; `augment=True`; `verdict="repair"`), to measure it. "RepairGAN, validation picks augmentation
+or not" is no extra training: per seed where both RepairGAN rows ran, the one whose label-free validation proxy is
+higher (its fit time is both fits'), which is what a user without defective images can do when unsure that flips
+and shifts of the product are normal.
 For every (detector, seed) the full `ganspect evaluate` output lands in OUT/<detector>-seed<k>/ (metrics.json,
 report.html, overlays/) so the heat maps can be looked at; OUT/results.json is rewritten after every run and
 OUT/results.md holds the table: image AUROC, pixel AUROC and PRO as mean +- std over the seeds, fit minutes and
@@ -49,6 +50,8 @@ DETECTORS = {
     "OGNet, augmented": lambda seed: ganspect.OGNet(channels=3, augment=True, seed=seed),
     "RepairGAN": lambda seed: ganspect.RepairGAN(channels=3, seed=seed),
     "RepairGAN, augmented": lambda seed: ganspect.RepairGAN(channels=3, augment=True, seed=seed),
+    # the image score read off G's residual instead of D's map (verdict="repair"); the map is D's either way
+    "RepairGAN, repair verdict": lambda seed: ganspect.RepairGAN(channels=3, verdict="repair", seed=seed),
     "RepairGAN, 3000 steps": lambda seed: ganspect.RepairGAN(channels=3, steps=3000, seed=seed),
     # what validation chooses, fixed in advance instead: the last round, G_old after round 2, D's own score
     "OGNet, fixed settings": lambda seed: ganspect.OGNet(

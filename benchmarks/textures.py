@@ -50,6 +50,8 @@ DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector]] = {
     "RepairGAN, filled, 3000 steps": lambda seed, fill: ganspect.RepairGAN(
         image_size=SIZE, steps=3000, seed=seed, fill_source=str(fill)
     ),
+    # the image score read off G's residual instead of D's map (the map is D's either way)
+    "RepairGAN, repair verdict": lambda seed, fill: ganspect.RepairGAN(image_size=SIZE, verdict="repair", seed=seed),
     "RepairGAN, 5000 steps": lambda seed, fill: ganspect.RepairGAN(image_size=SIZE, steps=5000, seed=seed),
     "RepairGAN, filled, 5000 steps": lambda seed, fill: ganspect.RepairGAN(
         image_size=SIZE, steps=5000, seed=seed, fill_source=str(fill)

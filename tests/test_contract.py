@@ -37,6 +37,8 @@ SMALL = {
 SMALL["RepairGAN"] = dict(
     image_size=16, width=4, crop_size=16, steps=6, rounds=3, batch_size=16, threshold_images=32, device="cpu"
 )
+# the image score read off G's residual, the map still D's
+SMALL["RepairGAN-repair-verdict"] = {**SMALL["RepairGAN"], "verdict": "repair"}
 SMALL["AnoGAN-encoder"] = {**SMALL["AnoGAN"], "mapping": "encoder"}
 SMALL["AnoGAN-wgan-gp"] = {**SMALL["AnoGAN-encoder"], "gan": "wgan-gp"}
 # maps standardised by the normal maps, the image score read off them

@@ -32,6 +32,8 @@ MODELS = {
     "PixelGaussian": lambda: ganspect.PixelGaussian(image_size=16, device="cpu"),
     "RepairGAN": lambda: ganspect.RepairGAN(image_size=32, crop_size=16, width=4, steps=4, rounds=2,
                                             threshold_images=8, device="cpu"),
+    "RepairGAN-repair-verdict": lambda: ganspect.RepairGAN(image_size=32, crop_size=16, width=4, steps=4, rounds=2,
+                                                           verdict="repair", threshold_images=8, device="cpu"),
 }  # fmt: skip
 
 

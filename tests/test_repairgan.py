@@ -5,6 +5,7 @@ import pytest
 import torch
 from benchmarks.textures import texture_split
 from sklearn.metrics import roc_auc_score
+from torch import nn
 
 import ganspect
 from ganspect.metrics import pixel_auroc
@@ -77,6 +78,8 @@ def test_crop_and_image_sizes_must_suit_the_networks():
         ganspect.RepairGAN(patch_size=32)._check_params()
     with pytest.raises(ValueError, match="fill_share"):
         ganspect.RepairGAN(fill_share=1.5)._check_params()
+    with pytest.raises(ValueError, match="verdict"):
+        ganspect.RepairGAN(verdict="residual")._check_params()
 
 
 def test_map_finds_unseen_defects_on_a_real_texture():
@@ -120,3 +123,40 @@ def test_resumed_training_ends_with_the_same_model(digits, tmp_path):
                                getattr(resumed, name + "_").state_dict().values(), strict=True):  # fmt: skip
             assert torch.equal(a, b), f"{name}.{key} differs after resuming"
     assert whole.history_ == resumed.history_ and whole.threshold_ == resumed.threshold_
+
+
+class SquareRepair(nn.Module):
+    """A stand-in G that 'repairs' every image by painting black ([-1]) over the square [8:16, 8:16]."""
+
+    def forward(self, x):
+        out = x.clone()
+        out[..., 8:16, 8:16] = -1
+        return out
+
+
+class CalmJudge(nn.Module):
+    """A stand-in D that finds nothing anywhere: logit 0, probability 0.5."""
+
+    def forward(self, x):
+        return torch.zeros(len(x), *x.shape[-2:])
+
+
+def test_the_repair_verdict_reads_g_and_leaves_the_map_to_d():
+    """verdict="repair": the image score is how far G's repair is from the image, whatever D says, and the map is
+    still D's. With stand-in networks, images of grey level v get a residual of v inside the square: the score must
+    rise with v, while the judge's verdict (D finds nothing) stays level."""
+    fitted = ganspect.RepairGAN(image_size=32, crop_size=16, width=4, steps=2, rounds=1, threshold_images=8,
+                                verdict="repair", device="cpu").fit(torch.rand(16, 1, 32, 32))  # fmt: skip
+    ckpt = fitted.to_checkpoint()
+    judge_verdict = ganspect.RepairGAN.from_checkpoint({**ckpt, "params": {**ckpt["params"], "verdict": "judge"}})
+    images = torch.stack([torch.full((1, 32, 32), v) for v in (0.2, 0.5, 0.8)])
+    results = {}
+    for det in (fitted, judge_verdict):
+        det.repairer_, det.judge_ = SquareRepair(), CalmJudge()
+        results[det.verdict] = det.score_and_map(images)
+    repair_scores, repair_maps = results["repair"]
+    judge_scores, judge_maps = results["judge"]
+    assert repair_scores[0] < repair_scores[1] < repair_scores[2]
+    assert repair_scores[2] > 0.5 * 0.8  # the square's residual, a little lowered by the smoothing
+    np.testing.assert_allclose(judge_scores, 0.5, rtol=1e-6)
+    np.testing.assert_array_equal(repair_maps, judge_maps)

@@ -10,7 +10,10 @@ images alone (`ganspect.synthetic`):
 - With `adversarial_weight` > 0, D also judges the repair itself against the clean image: the content G invented
   inside a defect's mask is labelled "not genuine", and G is pushed to make it genuine-looking (a per-pixel,
   conditional GAN term). Weight 0 trains G by its reconstruction loss alone.
-- The map is D's probability map; the image score is its maximum after a Gaussian smoothing of `map_sigma`.
+- The map is D's probability map; the image score is its maximum after a Gaussian smoothing of `map_sigma`, or,
+  with `verdict="repair"`, read off G's residual instead: D finds local defects best, but a product broken apart
+  or bent out of shape is mostly made of normal-looking pixels, and what shows it is how far G's repair (which
+  knows the usual shape) is from the image, as PCA's reconstruction shows it.
 Both networks are fully convolutional: they train on random crops (`crop_size`) and score whole images at
 `image_size` in one forward pass.
 
@@ -35,11 +38,12 @@ from tqdm.auto import tqdm
 
 from .data import RandomPatches, expand_paths, image_size_of, read_image, resize
 from .detector import Detector, param
-from .maps import smooth
+from .maps import smooth, top_mean
 from .synthetic import DEFECTS, make_defects, randint
 from .train import make_fabric, round_lengths, shuffled_loader, take
 from .validation import BestRound
 
+VERDICTS = ("judge", "repair")
 DOWNSAMPLING = 16  # both networks halve the image four times (G) or three times (D): sizes are multiples of 16
 
 
@@ -182,6 +186,12 @@ class RepairGAN(Detector):
         "DRAEM's anomaly source; empty: other normal training images fill them",
     )
     fill_share: float = param(1.0, "with fill_source: share of the defects it fills (the rest: normal images)")
+    verdict: str = param(
+        "judge",
+        "what the image score reads: 'judge', the maximum of D's smoothed map (local defects: a scratch, a stain); "
+        "'repair', the mean of the top_share highest values of G's smoothed residual |x - G(x)| (changes of shape: "
+        "a piece broken off or apart); the map is D's either way",
+    )
 
     network_names: ClassVar[tuple[str, ...]] = ("repairer", "judge")
     # validated on defects unlike those it trains on: on its own kinds the proxy saturates (0.995 on cookies)
@@ -206,6 +216,8 @@ class RepairGAN(Detector):
         kinds = self.defect_kinds()
         if not kinds or any(k not in DEFECTS for k in kinds):
             raise ValueError(f"defects: expected a comma-separated choice of {sorted(DEFECTS)}, got {self.defects!r}")
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict: expected one of {VERDICTS}, got {self.verdict!r}")
         if not 0 <= self.fill_share <= 1:
             raise ValueError(f"fill_share: expected a share in [0, 1], got {self.fill_share!r}")
         if not 0 < self.defect_share <= 1:
@@ -302,4 +314,7 @@ class RepairGAN(Detector):
         real = x * 2 - 1
         repair = self.repairer_(real)
         maps = torch.sigmoid(self.judge_(torch.cat([real, repair], 1)))  # (B, S, S) probability of "defect"
+        if self.verdict == "repair":
+            residual = (real - repair).abs().mean(1) / 2  # (B, S, S) in [0, 1] grey levels, channels averaged
+            return top_mean(smooth(residual, self.map_sigma), self.top_share), maps
         return smooth(maps, self.map_sigma).flatten(1).amax(1), maps
