@@ -10,6 +10,11 @@ choices validation makes fixed in advance instead, to show what the label-free c
 or not" is no extra training: per seed where both RepairGAN rows ran, the one whose label-free validation proxy is
 higher (its fit time is both fits'), which is what a user without defective images can do when unsure that flips
 and shifts of the product are normal.
+
+`--known-defects K` measures what a user with a few real defective images gains: per seed, K defective test images
+(drawn by the seed) are handed to `fit` as `known_defects` and left out of the test set, which every row of that run
+is then scored on (a view of the folder made of symbolic links, OUT/known-split-seed<k>/). Validation's image
+figure is measured on them instead of on synthetic defects; "RepairGAN, verdict auto" lets it choose the verdict.
 For every (detector, seed) the full `ganspect evaluate` output lands in OUT/<detector>-seed<k>/ (metrics.json,
 report.html, overlays/) so the heat maps can be looked at; OUT/results.json is rewritten after every run and
 OUT/results.md holds the table: image AUROC, pixel AUROC and PRO as mean +- std over the seeds, fit minutes and
@@ -52,6 +57,8 @@ DETECTORS = {
     "RepairGAN, augmented": lambda seed: ganspect.RepairGAN(channels=3, augment=True, seed=seed),
     # the image score read off G's residual instead of D's map (verdict="repair"); the map is D's either way
     "RepairGAN, repair verdict": lambda seed: ganspect.RepairGAN(channels=3, verdict="repair", seed=seed),
+    # validation picks the verdict (judge or repair); worth most with known_defects (--known-defects K)
+    "RepairGAN, verdict auto": lambda seed: ganspect.RepairGAN(channels=3, verdict="auto", seed=seed),
     "RepairGAN, 3000 steps": lambda seed: ganspect.RepairGAN(channels=3, steps=3000, seed=seed),
     # what validation chooses, fixed in advance instead: the last round, G_old after round 2, D's own score
     "OGNet, fixed settings": lambda seed: ganspect.OGNet(
@@ -64,11 +71,35 @@ DEFAULT_DETECTORS = ["per-pixel Gaussian", "PCA reconstruction", "AnoGAN, encode
 METRICS = ("image_auroc", "pixel_auroc", "pixel_pro")
 
 
-def run_one(name: str, seed: int, data: Path, out: Path, progress: bool) -> dict:
+def known_split(data: Path, out: Path, count: int, seed: int) -> tuple[Path, list[Path]]:
+    """A view of the MVTec-style folder `data` (symbolic links, under `out`) whose test set lacks `count` of its
+    defective images, drawn by `seed`, and those images' paths: the few real defects a user hands to `fit`."""
+    view = out / f"known-split-seed{seed}"
+    defective = [t.path for t in MVTecFolder(data).test_images() if t.label]
+    if not 0 < count < len(defective):
+        raise ValueError(f"--known-defects: expected 1 to {len(defective) - 1} (the test set has {len(defective)})")
+    order = torch.randperm(len(defective), generator=torch.Generator().manual_seed(seed)).tolist()
+    known = sorted(defective[i] for i in order[:count])
+    if not view.exists():
+        for sub in ("train", "ground_truth"):
+            (view / sub).parent.mkdir(parents=True, exist_ok=True)
+            (view / sub).symlink_to((data / sub).resolve(), target_is_directory=True)
+        for folder in sorted(d for d in (data / "test").iterdir() if d.is_dir()):
+            (view / "test" / folder.name).mkdir(parents=True)
+            for image in sorted(folder.iterdir()):
+                if image not in known:
+                    (view / "test" / folder.name / image.name).symlink_to(image.resolve())
+    return view, known
+
+
+def run_one(name: str, seed: int, data: Path, out: Path, progress: bool, known_count: int = 0) -> dict:
     det = DETECTORS[name](seed)
     paths = MVTecFolder(data).train_paths()
+    known = None
+    if known_count:
+        data, known = known_split(data, out, known_count, seed)
     start = time.perf_counter()
-    det.fit(ImageFiles(paths, det.channels, det.image_size), progress=progress)
+    det.fit(ImageFiles(paths, det.channels, det.image_size), progress=progress, known_defects=known)
     fit_s = time.perf_counter() - start
     folder = out / f"{name.replace(' ', '_').replace(',', '')}-seed{seed}"
     start = time.perf_counter()
@@ -85,6 +116,8 @@ def run_one(name: str, seed: int, data: Path, out: Path, progress: bool) -> dict
         "seed": seed,
         **{k: metrics.get(k) for k in METRICS},
         "validation": getattr(det, "validation_", {}),
+        "score_rule": getattr(det, "score_rule_", ""),
+        "known_defects": [str(p) for p in known or []],
         "fit_minutes": fit_s / 60,
         "score_ms_per_image": score_ms,
         "evaluate_seconds": evaluate_s,
@@ -132,6 +165,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--detectors", nargs="+", default=DEFAULT_DETECTORS, choices=list(DETECTORS))
+    parser.add_argument(
+        "--known-defects", type=int, default=0, metavar="K", help="hand K defective test images to fit (see above)"
+    )
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args()
     if args.out.exists() and any(args.out.iterdir()):
@@ -139,7 +175,7 @@ def main() -> None:
     rows: list[dict] = []
     for name in args.detectors:
         for seed in args.seeds:
-            row = run_one(name, seed, args.data, args.out, args.progress)
+            row = run_one(name, seed, args.data, args.out, args.progress, args.known_defects)
             rows.append(row)
             print(
                 f"{name}, seed {seed}: "
@@ -151,7 +187,8 @@ def main() -> None:
     rows += validation_picks(rows)
     write_text(args.out / "results.json", json.dumps(rows, indent=2) + "\n")
     text = table(rows, [*args.detectors, *PICKS])
-    write_text(args.out / "results.md", f"{args.data.name}, seeds {args.seeds}\n\n{text}")
+    known = f", {args.known_defects} known defects per seed (left out of the test)" if args.known_defects else ""
+    write_text(args.out / "results.md", f"{args.data.name}, seeds {args.seeds}{known}\n\n{text}")
     print(text)
 
 

@@ -129,6 +129,27 @@ def test_the_other_gans_through_the_same_commands(tmp_path, command):
     assert 0 <= metrics["image_auroc"] <= 1 and 0 <= metrics["pixel_auroc"] <= 1
 
 
+def test_known_defects_through_the_command_line(tmp_path, capsys):
+    """--known-defects DIR: the fit measures validation's image figure on them and says so; the model remembers
+    how many, and the verdict validation chose."""
+    data = need(COOKIES)
+    model = tmp_path / "m.pt"
+    small = ["--image-size", "32", "--width", "4", "--crop-size", "16", "--steps", "4", "--rounds", "2",
+             "--threshold-images", "8", "--device", "cpu", "--channels", "3", "--verdict", "auto"]  # fmt: skip
+    known = data / "test" / "crack"
+    assert main(["-q", "fit", "repairgan", str(data), "-o", str(model), "--known-defects", str(known), *small]) == 0
+    out = capsys.readouterr().out
+    assert "against 32 known defective images" in out
+    import ganspect
+
+    det = ganspect.load(model)
+    assert det.validation_["known_defects"] == 32 and det.score_rule_ in ("judge", "repair")
+    assert f"image score {det.score_rule_!r}" in out
+    assert main(["-q", "fit", "repairgan", str(data), "-o", str(tmp_path / "n.pt"), "--known-defects",
+                 str(tmp_path / "none"), *small]) == 2  # fmt: skip
+    assert "known_defects: " in capsys.readouterr().err
+
+
 def test_disk_full_names_the_file_and_keeps_the_old_one(tmp_path, capsys, monkeypatch, digits):
     import errno
 

@@ -11,6 +11,7 @@ import ganspect
 from ganspect.metrics import pixel_auroc
 from ganspect.repairgan import FillCrops
 from ganspect.synthetic import CHANGED
+from ganspect.validation import Validation
 
 from .conftest import TEXTURES, need
 
@@ -160,3 +161,24 @@ def test_the_repair_verdict_reads_g_and_leaves_the_map_to_d():
     assert repair_scores[2] > 0.5 * 0.8  # the square's residual, a little lowered by the smoothing
     np.testing.assert_allclose(judge_scores, 0.5, rtol=1e-6)
     np.testing.assert_array_equal(repair_maps, judge_maps)
+
+
+@pytest.mark.parametrize(("defect_level", "chosen"), [(0.9, "repair"), (0.1, "judge")])
+def test_verdict_auto_is_chosen_by_validation_on_known_defects(defect_level, chosen):
+    """verdict="auto": validation keeps the verdict that separates the held-out normal images from the known
+    defects. With the stand-in networks, G's residual is an image's grey level inside the square and D finds
+    nothing: known defects brighter than the normal images (0.4-0.6) are told apart by the repair verdict, darker
+    ones by neither, and then the judge (the first verdict) wins the tie-break."""
+    det = ganspect.RepairGAN(image_size=32, crop_size=16, width=4, steps=2, rounds=1, threshold_images=8,
+                             verdict="auto", device="cpu").fit(torch.rand(16, 1, 32, 32))  # fmt: skip
+    det.repairer_, det.judge_ = SquareRepair(), CalmJudge()
+    normal = torch.linspace(0.4, 0.6, 6).view(6, 1, 1, 1).expand(6, 1, 32, 32)
+    known = torch.full((3, 1, 32, 32), defect_level)
+    figures = Validation(normal, list(range(6)), 0, det.validation_defects, known).measure(det)
+    assert figures["rule"] == chosen
+    det.score_rule_ = figures["rule"]
+    scores = det.score(known)  # scored under the chosen verdict
+    if chosen == "repair":
+        assert (scores > 0.5 * defect_level).all()  # the square's residual, a little lowered by the smoothing
+    else:
+        np.testing.assert_allclose(scores, 0.5, rtol=1e-6)  # D's probability, 0.5 everywhere

@@ -91,3 +91,31 @@ def test_on_round_sees_each_validated_round_as_it_stands(digits):
     assert det._on_round is None  # not kept beyond fit
     with pytest.raises(ValueError, match="on_round: expected a function"):  # before any training, not after it
         ganspect.AnoGAN(**settings, steps=60, rounds=3).fit(digits.train, on_round="log")
+
+
+def test_known_defects_are_what_the_image_figure_is_measured_on(digits):
+    """Real defective images handed to fit: the image figure is measured on them against the held-out normal
+    images (so blank white pages, unlike any zero, are found every time), they never reach training, and the
+    threshold still comes from the held-out normal images alone."""
+    images = digits.train[:40]
+    plain = ganspect.PixelGaussian(image_size=8, device="cpu").fit(images)
+    white = np.full((5, 8, 8), 255, np.uint8)
+    known = ganspect.PixelGaussian(image_size=8, device="cpu").fit(images, known_defects=white)
+    assert known.validation_["known_defects"] == 5
+    assert known.validation_["proxy_auroc"] == 1.0 != plain.validation_["proxy_auroc"]
+    assert known.validation_["proxy_pixel_auroc"] == plain.validation_["proxy_pixel_auroc"]  # still synthetic
+    assert known.threshold_ == plain.threshold_
+    torch.testing.assert_close(known.statistics_.mean, plain.statistics_.mean)  # not trained on
+    # normal-looking 'defects' (held-out-like zeros) are no easier than chance
+    zeros = ganspect.PixelGaussian(image_size=8, device="cpu").fit(images, known_defects=digits.train[40:46])
+    assert zeros.validation_["proxy_auroc"] < 0.8
+
+
+def test_known_defects_errors_name_the_parameter(digits):
+    images = digits.train[:20]
+    with pytest.raises(ValueError, match="known_defects: .*validation_split"):
+        ganspect.PixelGaussian(image_size=8, validation_split=0).fit(images, known_defects=images[:2])
+    with pytest.raises(ValueError, match="known_defects: expected at least one"):
+        ganspect.PixelGaussian(image_size=8).fit(images, known_defects=np.zeros((0, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match="known_defects: .*no such file or folder"):
+        ganspect.PixelGaussian(image_size=8).fit(images, known_defects="no/such/folder")

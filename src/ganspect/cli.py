@@ -71,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="continue a killed training from OUTPUT.partial, the state saved after every epoch",
         )
+        method.add_argument(
+            "--known-defects",
+            type=Path,
+            default=None,
+            metavar="DIR",
+            help="a folder of real defective images, never trained on: validation's image figure (which round is "
+            "kept, which image score) is measured on them instead of on synthetic defects",
+        )
         add_field_flags(method, cls)
         method.set_defaults(detector_class=cls)
 
@@ -141,7 +149,13 @@ def run(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         if args.resume and not partial.exists():
             print(f"ganspect: no {partial} to resume from; starting afresh", file=sys.stderr)
-        det.fit(ImageFiles(paths, det.channels, det.image_size), progress, checkpoint=partial, resume=args.resume)
+        det.fit(
+            ImageFiles(paths, det.channels, det.image_size),
+            progress,
+            checkpoint=partial,
+            resume=args.resume,
+            known_defects=args.known_defects,
+        )
         if det.global_rank_ != 0:  # data-parallel training: every process trained the same model; one writes it
             return 0
         det.save(args.output)
@@ -150,10 +164,11 @@ def run(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - start
         print(f"trained {cls.__name__} on {v['train_images']} images in {seconds:.1f} s -> {args.output}")
         if v["held_out_images"]:
+            against = f"{v['known_defects']:.0f} known defective images" if "known_defects" in v else "synthetic ones"
             print(
-                f"validation on {v['held_out_images']} held-out normal images and synthetic defects made from them: "
-                f"image AUROC {v['proxy_auroc']:.3f}, pixel AUROC {v['proxy_pixel_auroc']:.3f}; "
-                f"threshold {det.threshold_:.4g} (their {1 - det.contamination:.0%} quantile)"
+                f"validation on {v['held_out_images']} held-out normal images: image AUROC {v['proxy_auroc']:.3f} "
+                f"against {against}, pixel AUROC {v['proxy_pixel_auroc']:.3f} on synthetic defects; image score "
+                f"{det.score_rule_!r}; threshold {det.threshold_:.4g} (their {1 - det.contamination:.0%} quantile)"
             )
     elif args.command == "score":
         check_output(args.csv)

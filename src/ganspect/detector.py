@@ -162,6 +162,7 @@ class Detector:
         checkpoint: str | Path | None = None,
         resume: bool = False,
         on_round=None,
+        known_defects=None,
     ):
         """Learn normal appearance from `images` (normal only); returns self. A refit starts from scratch.
 
@@ -178,7 +179,13 @@ class Detector:
         validation found best at that round, `figures["rule"]`), so a caller can log them or follow a measure of
         its own through training (`benchmarks/proxy_tracking.py` follows the test figures beside the proxy).
         `figures` holds the proxy figures. Training ignores what it does. With `validation_split=0` no round is
-        validated, and it is never called."""
+        validated, and it is never called.
+
+        `known_defects` (anything `images` may be), when given: real defective images the user has. They are never
+        trained on; validation's image figure is measured on them against the held-out normal images instead of on
+        synthetic defects, so the round kept and the image-score rule are chosen on what the product's defects
+        look like. The pixel figure stays synthetic (they carry no masks), and `threshold_` still comes from the
+        held-out normal images alone."""
         self._check_params()
         if on_round is not None and not callable(on_round):
             raise ValueError(f"on_round: expected a function (detector, round, figures), got {on_round!r}")
@@ -193,7 +200,8 @@ class Detector:
         self.device_ = resolve_device(self.device)
         data = cache_if_small(data)
         train_idx, held_idx = split_indices(len(data), self.validation_split, self.threshold_images, self.seed)
-        self._validation = Validation(data, held_idx, self.seed, self.validation_defects) if held_idx else None
+        known = self._known_images(known_defects, held_idx)
+        self._validation = Validation(data, held_idx, self.seed, self.validation_defects, known) if held_idx else None
         train_data = Subset(data, train_idx) if held_idx else data
         self.map_reference_ = None
         self._reference = seeded_sample(train_data, self.threshold_images, self.seed) if self.map_reference else None
@@ -211,6 +219,8 @@ class Detector:
             self.held_out_scores_ = figures.pop("normal_scores")
             self.map_scale_ = figures.pop("map_scale")
             self.validation_ = {"held_out_images": len(held_idx), "train_images": len(train_idx), **figures}
+            if known is not None:
+                self.validation_["known_defects"] = len(known)
             log.info("validation: %s", self.validation_)
             self.threshold_ = float(np.quantile(self.held_out_scores_, 1 - self.contamination))
         else:
@@ -236,16 +246,20 @@ class Detector:
         scores = [s for s, _ in self._scored_batches(images, progress)]
         return np.concatenate(scores) if scores else np.zeros(0, np.float32)
 
-    def _scored_batches(self, images, progress: bool, rule: str | None = None):
-        """Yield (scores (B,), maps (B, S, S)) as float32 arrays, one batch at a time, images streamed; `rule`
-        overrides the fitted image-score rule (validation compares rules before one is fitted)."""
+    def _scored_batches(self, images, progress: bool):
+        """Yield (scores (B,), maps (B, S, S)) as float32 arrays, one batch at a time, images streamed."""
+        for s, m in self._raw_batches(images, progress):
+            s, m = self._finish(s, m, self.score_rule_)
+            yield s.float().cpu().numpy(), m.cpu().numpy()
+
+    def _raw_batches(self, images, progress: bool):
+        """Yield what the networks give, batch by batch, before `_finish` (validation finishes them under each
+        rule it compares)."""
         self._check_usable()
         data = as_dataset(images, self.channels, self.image_size)
         for x in tqdm(batches(data, self.batch_size), desc="scoring", unit="batch", disable=not progress):
             x = x.to(self.device_)
-            s, m = self._score_patches(x) if self.patch_size else self._score_batch(x)
-            s, m = self._finish(s, m, rule or self.score_rule_)
-            yield s.float().cpu().numpy(), m.cpu().numpy()
+            yield self._score_patches(x) if self.patch_size else self._score_batch(x)
 
     def _finish(self, scores: torch.Tensor, maps: torch.Tensor, rule: str) -> tuple[torch.Tensor, torch.Tensor]:
         """The maps smoothed (and standardised by the normal maps, with map_reference), and the image score the
@@ -347,6 +361,24 @@ class Detector:
         best.offer(figures["proxy"], index, modules, always=not self.pick_round)
 
     # --- helpers ------------------------------------------------------------------------------------------------
+    def _known_images(self, known_defects, held_idx: list[int]) -> torch.Tensor | None:
+        """The user's known defective images as one tensor (K, C, S, S), or None when there are none."""
+        if known_defects is None:
+            return None
+        if not held_idx:
+            raise ValueError(
+                "known_defects: they are measured against held-out normal images, and validation_split is 0 "
+                "(or there is one training image); expected validation_split > 0"
+            )
+        try:  # read them all now: a bad file fails before training starts
+            data = as_dataset(known_defects, self.channels, self.image_size)
+            images = [data[i] for i in range(len(data))]
+        except ValueError as err:
+            raise ValueError(f"known_defects: {err}") from None
+        if not images:
+            raise ValueError("known_defects: expected at least one defective image, got none")
+        return torch.stack(images)
+
     def _check_usable(self) -> None:
         """Fitted, with valid fields, none changed since fit but those that only steer scoring: a changed
         image_size (say) would otherwise meet networks built for the old one, or be saved into a file that

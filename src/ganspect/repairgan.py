@@ -13,7 +13,9 @@ images alone (`ganspect.synthetic`):
 - The map is D's probability map; the image score is its maximum after a Gaussian smoothing of `map_sigma`, or,
   with `verdict="repair"`, read off G's residual instead: D finds local defects best, but a product broken apart
   or bent out of shape is mostly made of normal-looking pixels, and what shows it is how far G's repair (which
-  knows the usual shape) is from the image, as PCA's reconstruction shows it.
+  knows the usual shape) is from the image, as PCA's reconstruction shows it. `verdict="auto"` lets validation
+  choose between the two; that choice is worth most with a few real defects given to `fit` (`known_defects`):
+  the synthetic defects of validation are local, and prefer the judge whatever the product's defects are.
 Both networks are fully convolutional: they train on random crops (`crop_size`) and score whole images at
 `image_size` in one forward pass.
 
@@ -43,7 +45,7 @@ from .synthetic import DEFECTS, make_defects, randint
 from .train import make_fabric, round_lengths, shuffled_loader, take
 from .validation import BestRound
 
-VERDICTS = ("judge", "repair")
+VERDICTS = ("judge", "repair", "auto")
 DOWNSAMPLING = 16  # both networks halve the image four times (G) or three times (D): sizes are multiples of 16
 
 
@@ -190,7 +192,8 @@ class RepairGAN(Detector):
         "judge",
         "what the image score reads: 'judge', the maximum of D's smoothed map (local defects: a scratch, a stain); "
         "'repair', the mean of the top_share highest values of G's smoothed residual |x - G(x)| (changes of shape: "
-        "a piece broken off or apart); the map is D's either way",
+        "a piece broken off or apart); 'auto': validation picks one (give fit known_defects for that); the map is "
+        "D's either way",
     )
 
     network_names: ClassVar[tuple[str, ...]] = ("repairer", "judge")
@@ -218,6 +221,11 @@ class RepairGAN(Detector):
             raise ValueError(f"defects: expected a comma-separated choice of {sorted(DEFECTS)}, got {self.defects!r}")
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict: expected one of {VERDICTS}, got {self.verdict!r}")
+        if self.image_score != "model":
+            raise ValueError(
+                f"image_score: RepairGAN's image score is chosen by verdict ('judge', 'repair' or 'auto'); expected "
+                f"'model', got {self.image_score!r}"
+            )
         if not 0 <= self.fill_share <= 1:
             raise ValueError(f"fill_share: expected a share in [0, 1], got {self.fill_share!r}")
         if not 0 < self.defect_share <= 1:
@@ -309,12 +317,20 @@ class RepairGAN(Detector):
         untouched = torch.zeros(len(x) - count, *x.shape[-2:], dtype=torch.bool)
         return images * 2 - 1, torch.cat([masks, untouched]).float().to(x.device)
 
+    def _score_rules(self) -> tuple[str, ...]:
+        """'model' is the fitted `verdict`; with verdict="auto", validation picks one of the two."""
+        return ("judge", "repair") if self.verdict == "auto" else ("model",)
+
     @torch.no_grad()
     def _score_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores (B, 2), the judge's verdict and the repair's (`_finish` keeps the fitted one), and D's maps."""
         real = x * 2 - 1
         repair = self.repairer_(real)
         maps = torch.sigmoid(self.judge_(torch.cat([real, repair], 1)))  # (B, S, S) probability of "defect"
-        if self.verdict == "repair":
-            residual = (real - repair).abs().mean(1) / 2  # (B, S, S) in [0, 1] grey levels, channels averaged
-            return top_mean(smooth(residual, self.map_sigma), self.top_share), maps
-        return smooth(maps, self.map_sigma).flatten(1).amax(1), maps
+        residual = (real - repair).abs().mean(1) / 2  # (B, S, S) in [0, 1] grey levels, channels averaged
+        judged = smooth(maps, self.map_sigma).flatten(1).amax(1)
+        return torch.stack([judged, top_mean(smooth(residual, self.map_sigma), self.top_share)], 1), maps
+
+    def _finish(self, scores: torch.Tensor, maps: torch.Tensor, rule: str) -> tuple[torch.Tensor, torch.Tensor]:
+        verdict = self.verdict if rule == "model" else rule
+        return super()._finish(scores[:, VERDICTS.index(verdict)], maps, "model")

@@ -7,7 +7,10 @@
   model separates the clean images from their defective copies (image AUROC) and finds the defects' pixels (pixel
   AUROC) is measured after every training round. The mean of the two picks which round's networks are kept.
 
-Only normal images are used, so this works on any user's data; the test set's labels are never looked at.
+Only normal images are needed, so this works on any user's data; the test set's labels are never looked at. A user
+who has a few real defective images can hand them to `fit` (`known_defects`): the image figure is then measured on
+them against the held-out normal images, instead of on synthetic defects (which may look nothing like the product's
+real ones), and the pixel figure stays synthetic (no masks are asked for).
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch.utils.data import Dataset, Subset
 
-from .maps import top_mean
 from .synthetic import make_defects
 
 PROXY_IMAGES = 48  # defective copies to make at least, spread over the held-out images
@@ -36,14 +38,18 @@ def split_indices(size: int, share: float, cap: int, seed: int) -> tuple[list[in
 
 
 class Validation:
-    """The held-out normal images (V, C, S, S) and synthetic defects made from them (D, C, S, S) with masks."""
+    """The held-out normal images (V, C, S, S), synthetic defects made from them (D, C, S, S) with masks, and the
+    user's known defective images (K, C, S, S), if any."""
 
-    def __init__(self, data: Dataset, indices: list[int], seed: int, kinds: tuple[str, ...]):
+    def __init__(
+        self, data: Dataset, indices: list[int], seed: int, kinds: tuple[str, ...], known: torch.Tensor | None = None
+    ):
         self.indices = indices
         subset = Subset(data, indices)
         self.normal = torch.stack([subset[i] for i in range(len(subset))])
         per_image = max(1, math.ceil(PROXY_IMAGES / len(indices)))
         self.defective, self.masks = make_defects(self.normal, seed, kinds, per_image=per_image)
+        self.known = known
 
     def measure(self, det) -> dict:
         """Score the held-out images and their defective copies with `det` as it stands. Returns the proxy figures,
@@ -51,13 +57,15 @@ class Validation:
         images' scores under that rule (`normal_scores`)."""
         normal_scores, normal_maps = collect(det, self.normal)
         defect_scores, defect_maps = collect(det, self.defective)
-        candidates = {
-            "model": (normal_scores, defect_scores),
-            "map": (top_mean(normal_maps, det.top_share), top_mean(defect_maps, det.top_share)),
+        # the image figure: on the user's real defects when there are some, else on the synthetic ones
+        if self.known is not None:
+            defect_scores = collect(det, self.known)[0]
+        labels = np.r_[np.zeros(len(self.normal)), np.ones(len(next(iter(defect_scores.values()))))]
+        image = {
+            rule: float(roc_auc_score(labels, torch.cat([normal_scores[rule], defect_scores[rule]]).numpy()))
+            for rule in normal_scores
         }
-        labels = np.r_[np.zeros(len(normal_scores)), np.ones(len(defect_scores))]
-        image = {rule: float(roc_auc_score(labels, torch.cat(candidates[rule]).numpy())) for rule in det._score_rules()}
-        rule = max(image, key=image.get)  # max keeps the first of equals: the model's own score
+        rule = max(image, key=image.get)  # max keeps the first of equals: the detector's first rule
         pixel_labels = np.r_[np.zeros(normal_maps.numel()), self.masks.numpy().ravel()]
         pixel_values = torch.cat([normal_maps.flatten(), defect_maps.flatten()]).numpy()
         pixel = float(roc_auc_score(pixel_labels, pixel_values))
@@ -66,15 +74,22 @@ class Validation:
             "proxy_pixel_auroc": pixel,
             "proxy": (image[rule] + pixel) / 2,
             "rule": rule,
-            "normal_scores": candidates[rule][0].numpy(),
+            "normal_scores": normal_scores[rule].numpy(),
             "map_scale": float(np.quantile(normal_maps.numpy(), MAP_SCALE_QUANTILE)),
         }
 
 
-def collect(det, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The model's own scores (N,) and the smoothed maps (N, S, S) of `images`, whatever rule is fitted."""
-    batches = list(det._scored_batches(images, False, rule="model"))
-    return torch.cat([torch.from_numpy(s) for s, _ in batches]), torch.cat([torch.from_numpy(m) for _, m in batches])
+def collect(det, images: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The scores (N,) of `images` under each image-score rule validation may choose for `det`, whatever rule is
+    fitted, and their finished maps (N, S, S); the networks run once."""
+    scores: dict[str, list[torch.Tensor]] = {rule: [] for rule in det._score_rules()}
+    maps = []
+    for raw_scores, raw_maps in det._raw_batches(images, False):
+        for rule in scores:
+            finished, finished_maps = det._finish(raw_scores, raw_maps, rule)
+            scores[rule].append(finished.float().cpu())
+        maps.append(finished_maps.cpu())
+    return {rule: torch.cat(s) for rule, s in scores.items()}, torch.cat(maps)
 
 
 class BestRound:
