@@ -79,7 +79,7 @@ def validation_plot(history: dict) -> str | None:
         ax.plot(rounds, history[key], marker="o", ms=3, label=label, lw=2 if key == "proxy" else 1)
     best = int(np.argmax(history["proxy"]))
     ax.axvline(rounds[best], color="black", ls="--", lw=1, label="kept")
-    ax.set(xlabel="validated round", ylabel="on synthetic defects", title="Validation after each round")
+    ax.set(xlabel="validated round", ylabel="AUROC on held-out images", title="Validation after each round")
     ax.legend()
     return _png_data_uri(fig)
 
@@ -133,10 +133,17 @@ def write_report(
     rows = table(metrics)
     plot = validation_plot(history or {})
     plot_html = f'<div class="plots"><img src="{plot}" alt="validation after each round"></div>' if plot else ""
+    known = (validation or {}).get("known_defects")
+    image_figure = (
+        f"the image AUROC against the {known:.0f} known defective images given to fit"
+        if known
+        else "the image AUROC on the synthetic defects"
+    )
     held_out = (
         f"""<h2>Validation at fit time</h2><p class="note">Measured on normal images held out of training and
 on synthetic defects made from them (no test label is used): the threshold comes from the held-out scores, and the
-proxy (the mean of the image and pixel AUROC on the synthetic defects) picked the round whose networks were kept.</p>
+proxy (the mean of {image_figure} and the pixel AUROC on the synthetic ones) picked the round whose networks were
+kept.</p>
 <table class="metrics">{table(validation)}</table>{plot_html}
 """
         if validation
