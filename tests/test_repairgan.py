@@ -182,3 +182,29 @@ def test_verdict_auto_is_chosen_by_validation_on_known_defects(defect_level, cho
         assert (scores > 0.5 * defect_level).all()  # the square's residual, a little lowered by the smoothing
     else:
         np.testing.assert_allclose(scores, 0.5, rtol=1e-6)  # D's probability, 0.5 everywhere
+
+
+class SteepJudge(nn.Module):
+    """A stand-in D whose logit is 10 * (image - offset) everywhere: monotone in the image's grey level, so it ranks
+    brighter images higher, steeply around `offset` and flat (saturated) far from it."""
+
+    def __init__(self, offset: float):
+        super().__init__()
+        self.offset = offset
+
+    def forward(self, x):
+        return 10 * (x[:, 0] - self.offset)
+
+
+@pytest.mark.parametrize(("offset", "chosen"), [(0.5, "judge"), (-0.5, "repair")])
+def test_verdicts_that_both_rank_every_known_defect_first_are_told_apart_by_separation(offset, chosen):
+    """Three known defects and six held-out images saturate the AUROC: both verdicts reach 1.0. Validation then
+    keeps the one under which the defects sit further above the normal images, in their spread: a judge that is
+    steep between the normal and the defective grey levels (offset 0.5 in [-1, 1] units) beats the repair's
+    residual; one already saturated over the normal images (offset -0.5) does not."""
+    det = ganspect.RepairGAN(image_size=32, crop_size=16, width=4, steps=2, rounds=1, threshold_images=8,
+                             verdict="auto", device="cpu").fit(torch.rand(16, 1, 32, 32))  # fmt: skip
+    det.repairer_, det.judge_ = SquareRepair(), SteepJudge(offset)
+    normal = torch.linspace(0.4, 0.6, 6).view(6, 1, 1, 1).expand(6, 1, 32, 32)
+    figures = Validation(normal, list(range(6)), 0, det.validation_defects, torch.full((3, 1, 32, 32), 0.9))
+    assert figures.measure(det)["rule"] == chosen
