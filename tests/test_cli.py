@@ -130,8 +130,8 @@ def test_the_other_gans_through_the_same_commands(tmp_path, command):
 
 
 def test_known_defects_through_the_command_line(tmp_path, capsys):
-    """--known-defects DIR: the fit measures validation's image figure on them and says so; the model remembers
-    how many, and the verdict validation chose; the report says what validation measured."""
+    """--known-defects DIR: the fit measures its image AUROC on them and says so; the model remembers how many,
+    and the verdict validation chose on them; the report says so."""
     data = need(COOKIES)
     model = tmp_path / "m.pt"
     small = ["--image-size", "32", "--width", "4", "--crop-size", "16", "--steps", "4", "--rounds", "2",
@@ -139,14 +139,14 @@ def test_known_defects_through_the_command_line(tmp_path, capsys):
     known = data / "test" / "crack"
     assert main(["-q", "fit", "repairgan", str(data), "-o", str(model), "--known-defects", str(known), *small]) == 0
     out = capsys.readouterr().out
-    assert "against 32 known defective images" in out
+    assert "on 32 known defective images" in out
     import ganspect
 
     det = ganspect.load(model)
     assert det.validation_["known_defects"] == 32 and det.score_rule_ in ("judge", "repair")
     assert f"image score {det.score_rule_!r}" in out
     assert main(["-q", "evaluate", str(model), str(data), "--out", str(tmp_path / "ev"), "--overlays", "1"]) == 0
-    assert "against the 32 known defective images" in (tmp_path / "ev" / "report.html").read_text()
+    assert "chosen on the 32 known defective images" in (tmp_path / "ev" / "report.html").read_text()
     assert main(["-q", "fit", "repairgan", str(data), "-o", str(tmp_path / "n.pt"), "--known-defects",
                  str(tmp_path / "none"), *small]) == 2  # fmt: skip
     assert "known_defects: " in capsys.readouterr().err

@@ -76,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
             type=Path,
             default=None,
             metavar="DIR",
-            help="a folder of real defective images, never trained on: validation's image figure (which round is "
-            "kept, which image score) is measured on them instead of on synthetic defects",
+            help="a folder of real defective images, never trained on: validation chooses the image score (and "
+            "RepairGAN's --verdict auto) on them instead of on synthetic defects",
         )
         add_field_flags(method, cls)
         method.set_defaults(detector_class=cls)
@@ -164,10 +164,12 @@ def run(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - start
         print(f"trained {cls.__name__} on {v['train_images']} images in {seconds:.1f} s -> {args.output}")
         if v["held_out_images"]:
-            against = f"{v['known_defects']:.0f} known defective images" if "known_defects" in v else "synthetic ones"
+            known = ""
+            if "known_auroc" in v:
+                known = f"; image AUROC {v['known_auroc']:.3f} on {v['known_defects']:.0f} known defective images"
             print(
-                f"validation on {v['held_out_images']} held-out normal images: image AUROC {v['proxy_auroc']:.3f} "
-                f"against {against}, pixel AUROC {v['proxy_pixel_auroc']:.3f} on synthetic defects; image score "
+                f"validation on {v['held_out_images']} held-out normal images: image AUROC {v['proxy_auroc']:.3f} and "
+                f"pixel AUROC {v['proxy_pixel_auroc']:.3f} on synthetic defects{known}; image score "
                 f"{det.score_rule_!r}; threshold {det.threshold_:.4g} (their {1 - det.contamination:.0%} quantile)"
             )
     elif args.command == "score":

@@ -182,10 +182,10 @@ class Detector:
         validated, and it is never called.
 
         `known_defects` (anything `images` may be), when given: real defective images the user has. They are never
-        trained on; validation's image figure is measured on them against the held-out normal images instead of on
-        synthetic defects, so the round kept and the image-score rule are chosen on what the product's defects
-        look like. The pixel figure stays synthetic (they carry no masks), and `threshold_` still comes from the
-        held-out normal images alone."""
+        trained on and never set the threshold; the image-score rule (RepairGAN: the verdict, with
+        verdict="auto") is chosen on them against the held-out normal images instead of on synthetic defects, so
+        it follows what the product's defects look like (`validation_["known_auroc"]`). The round kept is still
+        chosen on the synthetic defects: a handful of real ones gives too few pairs to pick among rounds."""
         self._check_params()
         if on_round is not None and not callable(on_round):
             raise ValueError(f"on_round: expected a function (detector, round, figures), got {on_round!r}")

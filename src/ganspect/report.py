@@ -134,16 +134,16 @@ def write_report(
     plot = validation_plot(history or {})
     plot_html = f'<div class="plots"><img src="{plot}" alt="validation after each round"></div>' if plot else ""
     known = (validation or {}).get("known_defects")
-    image_figure = (
-        f"the image AUROC against the {known:.0f} known defective images given to fit"
+    rule = (
+        f" The image score's rule was chosen on the {known:.0f} known defective images given to fit (known_auroc)."
         if known
-        else "the image AUROC on the synthetic defects"
+        else ""
     )
     held_out = (
         f"""<h2>Validation at fit time</h2><p class="note">Measured on normal images held out of training and
 on synthetic defects made from them (no test label is used): the threshold comes from the held-out scores, and the
-proxy (the mean of {image_figure} and the pixel AUROC on the synthetic ones) picked the round whose networks were
-kept.</p>
+proxy (the mean of the image and pixel AUROC on the synthetic defects) picked the round whose networks were
+kept.{rule}</p>
 <table class="metrics">{table(validation)}</table>{plot_html}
 """
         if validation

@@ -8,9 +8,9 @@
   AUROC) is measured after every training round. The mean of the two picks which round's networks are kept.
 
 Only normal images are needed, so this works on any user's data; the test set's labels are never looked at. A user
-who has a few real defective images can hand them to `fit` (`known_defects`): the image figure is then measured on
-them against the held-out normal images, instead of on synthetic defects (which may look nothing like the product's
-real ones), and the pixel figure stays synthetic (no masks are asked for).
+who has a few real defective images can hand them to `fit` (`known_defects`): the image-score rule (and RepairGAN's
+verdict) is then chosen on them against the held-out normal images, instead of on synthetic defects (which may look
+nothing like the product's real ones). The round kept is still chosen on the synthetic defects.
 """
 
 from __future__ import annotations
@@ -57,17 +57,17 @@ class Validation:
         images' scores under that rule (`normal_scores`)."""
         normal_scores, normal_maps = collect(det, self.normal)
         defect_scores, defect_maps = collect(det, self.defective)
-        # the image figure: on the user's real defects when there are some, else on the synthetic ones
+        image = image_aurocs(normal_scores, defect_scores)
+        # the rule is a question of what the defects look like: the user's real ones answer it when given. Which
+        # round to keep is a question of how well trained, and stays with the synthetic defects: a handful of real
+        # ones gives too few pairs to pick among many rounds without picking their noise
+        known = None
         if self.known is not None:
-            defect_scores = collect(det, self.known)[0]
-        labels = np.r_[np.zeros(len(self.normal)), np.ones(len(next(iter(defect_scores.values()))))]
-        image = {
-            rule: float(roc_auc_score(labels, torch.cat([normal_scores[rule], defect_scores[rule]]).numpy()))
-            for rule in normal_scores
-        }
-        # a few images saturate the AUROC (every rule at 1.0, say): equals are told apart by how far the defects
-        # sit above the normal images, in the normal images' spread; max keeps the first of exact equals
-        rule = max(image, key=lambda r: (image[r], separation(normal_scores[r], defect_scores[r])))
+            known_scores = collect(det, self.known)[0]
+            known = image_aurocs(normal_scores, known_scores)
+            rule = best_rule(known, normal_scores, known_scores)
+        else:
+            rule = best_rule(image, normal_scores, defect_scores)
         pixel_labels = np.r_[np.zeros(normal_maps.numel()), self.masks.numpy().ravel()]
         pixel_values = torch.cat([normal_maps.flatten(), defect_maps.flatten()]).numpy()
         pixel = float(roc_auc_score(pixel_labels, pixel_values))
@@ -75,10 +75,23 @@ class Validation:
             "proxy_auroc": image[rule],
             "proxy_pixel_auroc": pixel,
             "proxy": (image[rule] + pixel) / 2,
+            **({"known_auroc": known[rule]} if known else {}),
             "rule": rule,
             "normal_scores": normal_scores[rule].numpy(),
             "map_scale": float(np.quantile(normal_maps.numpy(), MAP_SCALE_QUANTILE)),
         }
+
+
+def image_aurocs(normal: dict[str, torch.Tensor], defective: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Per image-score rule, the AUROC of normal (label 0) against defective (label 1) scores."""
+    labels = np.r_[np.zeros(len(next(iter(normal.values())))), np.ones(len(next(iter(defective.values()))))]
+    return {r: float(roc_auc_score(labels, torch.cat([normal[r], defective[r]]).numpy())) for r in normal}
+
+
+def best_rule(aurocs: dict[str, float], normal: dict[str, torch.Tensor], defective: dict[str, torch.Tensor]) -> str:
+    """The rule with the highest AUROC. A few images saturate it (every rule at 1.0, say): equals are told apart by
+    how far the defects sit above the normal images, in their spread; max keeps the first of exact equals."""
+    return max(aurocs, key=lambda r: (aurocs[r], separation(normal[r], defective[r])))
 
 
 def separation(normal: torch.Tensor, defective: torch.Tensor) -> float:
