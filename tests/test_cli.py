@@ -129,6 +129,17 @@ def test_the_other_gans_through_the_same_commands(tmp_path, command):
     assert 0 <= metrics["image_auroc"] <= 1 and 0 <= metrics["pixel_auroc"] <= 1
 
 
+@pytest.mark.parametrize("command", ["gaussian", "pca"])
+def test_the_baselines_through_the_same_commands(tmp_path, command, capsys):
+    """The baselines fit in closed form, with no training processes: the command still writes the model."""
+    data = need(COOKIES)
+    model = tmp_path / "m.pt"
+    assert main(["-q", "fit", command, str(data), "-o", str(model), "--channels", "3", "--device", "cpu"]) == 0
+    assert "validation on 6 held-out normal images" in capsys.readouterr().out
+    assert main(["-q", "evaluate", str(model), str(data), "--out", str(tmp_path / "ev"), "--overlays", "1"]) == 0
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["image_auroc"] > 0.9
+
+
 def test_known_defects_through_the_command_line(tmp_path, capsys):
     """--known-defects DIR: the fit measures its image AUROC on them and says so; the model remembers how many,
     and the verdict validation chose on them; the report says so."""

@@ -198,6 +198,8 @@ class Detector:
         if len(data) == 0:
             raise ValueError("images: expected at least one normal training image, got none")
         self.device_ = resolve_device(self.device)
+        # one process unless training starts several (train.make_fabric); closed-form fits start none
+        self.global_rank_, self.world_size_ = 0, 1
         data = cache_if_small(data)
         train_idx, held_idx = split_indices(len(data), self.validation_split, self.threshold_images, self.seed)
         known = self._known_images(known_defects, held_idx)
