@@ -13,8 +13,8 @@ and shifts of the product are normal.
 
 `--known-defects K` measures what a user with a few real defective images gains: per seed, K defective test images
 (drawn by the seed) are handed to `fit` as `known_defects` and left out of the test set, which every row of that run
-is then scored on (a view of the folder made of symbolic links, OUT/known-split-seed<k>/). Validation's image
-figure is measured on them instead of on synthetic defects; "RepairGAN, verdict auto" lets it choose the verdict.
+is then scored on (a view of the folder made of symbolic links, OUT/known-split-seed<k>/). They choose the
+image-score rule ("RepairGAN, verdict auto": the verdict); the round kept stays with the synthetic defects.
 For every (detector, seed) the full `ganspect evaluate` output lands in OUT/<detector>-seed<k>/ (metrics.json,
 report.html, overlays/) so the heat maps can be looked at; OUT/results.json is rewritten after every run and
 OUT/results.md holds the table: image AUROC, pixel AUROC and PRO as mean +- std over the seeds, fit minutes and
@@ -81,8 +81,8 @@ def known_split(data: Path, out: Path, count: int, seed: int) -> tuple[Path, lis
     order = torch.randperm(len(defective), generator=torch.Generator().manual_seed(seed)).tolist()
     known = sorted(defective[i] for i in order[:count])
     if not view.exists():
+        view.mkdir(parents=True)
         for sub in ("train", "ground_truth"):
-            (view / sub).parent.mkdir(parents=True, exist_ok=True)
             (view / sub).symlink_to((data / sub).resolve(), target_is_directory=True)
         for folder in sorted(d for d in (data / "test").iterdir() if d.is_dir()):
             (view / "test" / folder.name).mkdir(parents=True)
