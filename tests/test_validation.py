@@ -121,3 +121,54 @@ def test_known_defects_errors_name_the_parameter(digits):
         ganspect.PixelGaussian(image_size=8).fit(images, known_defects=np.zeros((0, 8, 8), np.uint8))
     with pytest.raises(ValueError, match="known_defects: .*no such file or folder"):
         ganspect.PixelGaussian(image_size=8).fit(images, known_defects="no/such/folder")
+
+
+def test_cross_fitted_folds_hold_out_disjoint_parts_and_keep_the_first_model(digits, monkeypatch):
+    """validation_folds=3: the model kept trains exactly as without folds; two twins train, each holding out
+    another part of the training images as large, disjoint from the others, and never on its own part."""
+    from ganspect.detector import Detector
+
+    calls = []
+    fit_split = Detector._fit_split
+
+    def spy(self, data, train_idx, held_idx, known, progress):
+        calls.append((train_idx, held_idx))
+        return fit_split(self, data, train_idx, held_idx, known, progress)
+
+    monkeypatch.setattr(Detector, "_fit_split", spy)
+    images = digits.train[:40]
+    settings = dict(image_size=8, validation_split=0.25, map_sigma=1.0, image_score="auto", device="cpu")
+    plain = ganspect.PixelGaussian(**settings).fit(images)
+    calls.clear()
+    folded = ganspect.PixelGaussian(**settings, validation_folds=3).fit(images)
+    assert len(calls) == 3
+    helds = [set(held) for _, held in calls]
+    assert all(len(h) == 10 for h in helds) and len(set.union(*helds)) == 30  # three disjoint parts of 10
+    for train, held in calls:
+        assert sorted(set(train) | set(held)) == list(range(40)) and not set(train) & set(held)
+    assert calls[0][1] == split_indices(40, 0.25, folded.threshold_images, folded.seed)[1]
+    torch.testing.assert_close(folded.statistics_.mean, plain.statistics_.mean)  # the first fold's model is kept
+    assert folded.validation_["validation_folds"] == 3 and 0 <= folded.validation_["folds_auroc"] <= 1
+    with pytest.raises(ValueError, match="validation_folds: 5 folds of 10 held-out images need 50"):
+        ganspect.PixelGaussian(**settings, validation_folds=5).fit(images)
+    with pytest.raises(ValueError, match="validation_folds: .*validation_split > 0"):
+        ganspect.PixelGaussian(image_size=8, validation_split=0, validation_folds=2).fit(images)
+
+
+@pytest.mark.parametrize("favoured", ["model", "map"])
+def test_cross_fitted_rule_follows_the_folds_together(digits, monkeypatch, favoured):
+    """The rule is chosen on the folds' mean, not on the first fold alone: twins that both favour one rule
+    outvote the kept model's own held-out part, and the threshold then comes from the held-out scores under it."""
+    from ganspect.detector import Detector
+
+    other = {"model": "map", "map": "model"}[favoured]
+    monkeypatch.setattr(Detector, "_fold_choice", lambda *a: {favoured: (1.0, 9.0), other: (0.0, -9.0)})
+    images = digits.train[:40]
+    det = ganspect.PixelGaussian(
+        image_size=8, validation_split=0.25, map_sigma=1.0, image_score="auto", validation_folds=3, device="cpu"
+    ).fit(images)
+    assert det.score_rule_ == favoured
+    assert det.validation_["folds_auroc"] >= 2 / 3  # the twins' 1.0 twice, and the kept model's own
+    held = split_indices(40, 0.25, det.threshold_images, det.seed)[1]
+    np.testing.assert_allclose(det.held_out_scores_, det.score(images[held]), rtol=1e-6)
+    assert det.threshold_ == pytest.approx(np.quantile(det.score(images[held]), 1 - det.contamination))

@@ -167,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
             known = ""
             if "known_auroc" in v:
                 known = f"; image AUROC {v['known_auroc']:.3f} on {v['known_defects']:.0f} known defective images"
+            if "validation_folds" in v:
+                known += f" (rule chosen over {v['validation_folds']:.0f} folds: mean AUROC {v['folds_auroc']:.3f})"
             print(
                 f"validation on {v['held_out_images']} held-out normal images: image AUROC {v['proxy_auroc']:.3f} and "
                 f"pixel AUROC {v['proxy_pixel_auroc']:.3f} on synthetic defects{known}; image score "

@@ -25,7 +25,16 @@ from .checkpoint import read_checkpoint, save_checkpoint
 from .data import RandomPatches, as_dataset, batches, cache_if_small, cut_patches, stitch_patches
 from .maps import SCORE_RULES, smooth, top_mean
 from .train import RoundCheckpoint
-from .validation import MAP_SCALE_QUANTILE, BestRound, Validation, collect, split_indices
+from .validation import (
+    MAP_SCALE_QUANTILE,
+    BestRound,
+    Validation,
+    best_rule,
+    collect,
+    fold_indices,
+    pooled,
+    split_indices,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +74,11 @@ class Detector:
     )
     validation_split: float = param(
         0.2, "share of the normal images held out of training (seeded): threshold_ and validation come from them"
+    )
+    validation_folds: int = param(
+        1,
+        "k > 1: train k - 1 more models, each holding out another part of the images as large, and choose the "
+        "image-score rule on all k held-out parts (k times the normal images for that choice, k times the fit time)",
     )
     pick_round: bool = param(True, "keep the round whose networks did best on validation (False: the last round)")
     map_sigma: float = param(0.0, "std in pixels (at image_size) of the Gaussian that smooths the maps; 0: none")
@@ -114,6 +128,7 @@ class Detector:
             "patches_per_image",
             "devices",
             "num_nodes",
+            "validation_folds",
         )
         for name in positive:
             value = getattr(self, name)
@@ -133,6 +148,12 @@ class Detector:
             raise ValueError(f"rounds: must not exceed steps ({self.steps}), got {self.rounds}")
         if not 0 <= self.validation_split < 1:
             raise ValueError(f"validation_split: expected a share in [0, 1), got {self.validation_split!r}")
+        if self.validation_folds > 1 and not self.validation_split:
+            raise ValueError("validation_folds: the folds are held-out parts; expected validation_split > 0")
+        if self.validation_folds > 1 and self.devices * self.num_nodes > 1:
+            raise ValueError(
+                "validation_folds: the folds' models train in one process; expected devices=1 and num_nodes=1"
+            )
         if not (isinstance(self.map_sigma, (int, float)) and 0 <= self.map_sigma <= self.image_size / 4):
             raise ValueError(f"map_sigma: expected 0 to a quarter of image_size, got {self.map_sigma!r}")
         if self.image_score not in SCORE_RULES:
@@ -202,7 +223,36 @@ class Detector:
         self.global_rank_, self.world_size_ = 0, 1
         data = cache_if_small(data)
         train_idx, held_idx = split_indices(len(data), self.validation_split, self.threshold_images, self.seed)
+        folds = fold_indices(train_idx, len(held_idx), self.validation_folds, self.seed)
         known = self._known_images(known_defects, held_idx)
+        self._fit_split(data, train_idx, held_idx, known, progress)
+        if self._validation is not None:
+            figures = self._validation.measure(self)
+            if folds:
+                choice = pooled([figures["choice"], *(self._fold_choice(data, f, known, progress) for f in folds)])
+                if best_rule(choice) != figures["rule"]:
+                    figures = self._validation.measure(self, best_rule(choice))
+                figures["folds_auroc"] = choice[figures["rule"]][0]
+            figures.pop("choice")
+            self.score_rule_ = figures.pop("rule")
+            self.held_out_scores_ = figures.pop("normal_scores")
+            self.map_scale_ = figures.pop("map_scale")
+            self.validation_ = {"held_out_images": len(held_idx), "train_images": len(train_idx), **figures}
+            if known is not None:
+                self.validation_["known_defects"] = len(known)
+            if folds:
+                self.validation_["validation_folds"] = len(folds) + 1
+            log.info("validation: %s", self.validation_)
+            self.threshold_ = float(np.quantile(self.held_out_scores_, 1 - self.contamination))
+        else:
+            self.score_rule_ = self._score_rules()[0]
+            self.validation_ = {"held_out_images": 0, "train_images": len(train_idx)}
+            self.threshold_ = self._threshold_from(data, progress)
+        self._validation = self._reference = self._on_round = None  # of no further use
+        return self
+
+    def _fit_split(self, data, train_idx: list[int], held_idx: list[int], known, progress: bool) -> None:
+        """Train on data[train_idx], validating on data[held_idx] (and the known defects); the networks end frozen."""
         self._validation = Validation(data, held_idx, self.seed, self.validation_defects, known) if held_idx else None
         train_data = Subset(data, train_idx) if held_idx else data
         self.map_reference_ = None
@@ -215,22 +265,18 @@ class Detector:
             self._train(train_data, progress)
         self._freeze()
         self._set_reference()
-        if self._validation is not None:
-            figures = self._validation.measure(self)
-            self.score_rule_ = figures.pop("rule")
-            self.held_out_scores_ = figures.pop("normal_scores")
-            self.map_scale_ = figures.pop("map_scale")
-            self.validation_ = {"held_out_images": len(held_idx), "train_images": len(train_idx), **figures}
-            if known is not None:
-                self.validation_["known_defects"] = len(known)
-            log.info("validation: %s", self.validation_)
-            self.threshold_ = float(np.quantile(self.held_out_scores_, 1 - self.contamination))
-        else:
-            self.score_rule_ = self._score_rules()[0]
-            self.validation_ = {"held_out_images": 0, "train_images": len(train_idx)}
-            self.threshold_ = self._threshold_from(data, progress)
-        self._validation = self._reference = self._on_round = None  # of no further use
-        return self
+
+    def _fold_choice(self, data, held_idx: list[int], known, progress: bool) -> dict[str, tuple[float, float]]:
+        """Cross-fitted validation: a twin of this detector trained holding out `held_idx` instead (no training
+        checkpoint, no on_round), and how each image-score rule did on its held-out images (Validation.measure's
+        `choice`). The twin is dropped; only the choice counts."""
+        log.info("validation fold: training a model that holds out %d other images", len(held_idx))
+        twin = dataclasses.replace(self, validation_folds=1)
+        twin._fit_params, twin._on_round, twin._checkpoint_path = dataclasses.asdict(twin), None, None
+        twin.device_, twin.global_rank_, twin.world_size_ = self.device_, 0, 1
+        train_idx = sorted(set(range(len(data))) - set(held_idx))
+        twin._fit_split(data, train_idx, held_idx, known, progress)
+        return twin._validation.measure(twin)["choice"]
 
     def score_and_map(self, images, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(scores (N,) float32, maps (N, S, S) float32) in one pass; S is the model's image size."""

@@ -133,12 +133,17 @@ def write_report(
     rows = table(metrics)
     plot = validation_plot(history or {})
     plot_html = f'<div class="plots"><img src="{plot}" alt="validation after each round"></div>' if plot else ""
-    known = (validation or {}).get("known_defects")
+    known, folds = (validation or {}).get("known_defects"), (validation or {}).get("validation_folds")
     rule = (
         f" The image score's rule was chosen on the {known:.0f} known defective images given to fit (known_auroc)."
         if known
         else ""
     )
+    if folds:
+        rule += (
+            f" The rule was chosen over {folds:.0f} folds: as many models, each holding out other normal images, "
+            "averaged (folds_auroc); the model shown is the first."
+        )
     held_out = (
         f"""<h2>Validation at fit time</h2><p class="note">Measured on normal images held out of training and
 on synthetic defects made from them (no test label is used): the threshold comes from the held-out scores, and the

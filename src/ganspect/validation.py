@@ -11,6 +11,11 @@ Only normal images are needed, so this works on any user's data; the test set's 
 who has a few real defective images can hand them to `fit` (`known_defects`): the image-score rule (and RepairGAN's
 verdict) is then chosen on them against the held-out normal images, instead of on synthetic defects (which may look
 nothing like the product's real ones). The round kept is still chosen on the synthetic defects.
+
+A small set holds out few images (6 of 31, say), and a rule chosen on so few follows which ones were drawn. With
+`validation_folds=k` the choice is cross-fitted: k - 1 more models are trained, each holding out another part of the
+training images, and the rule is the one that does best on average over the k held-out parts, so every normal image
+the choice sees (up to k times the held-out share) was scored by a model that never trained on it.
 """
 
 from __future__ import annotations
@@ -37,6 +42,20 @@ def split_indices(size: int, share: float, cap: int, seed: int) -> tuple[list[in
     return sorted(order[held:]), sorted(order[:held])
 
 
+def fold_indices(train: list[int], held: int, folds: int, seed: int) -> list[list[int]]:
+    """The further held-out parts of cross-fitted validation: `folds - 1` disjoint seeded draws of `held` of the
+    training indices `train` (the first part is the held-out set itself); none for folds == 1."""
+    if folds == 1:
+        return []
+    if (folds - 1) * held > len(train):
+        raise ValueError(
+            f"validation_folds: {folds} folds of {held} held-out images need {folds * held} normal images, got "
+            f"{len(train) + held}; expected at most {len(train) // held + 1} folds"
+        )
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed + 1)).tolist()
+    return [sorted(train[i] for i in order[k * held : (k + 1) * held]) for k in range(folds - 1)]
+
+
 class Validation:
     """The held-out normal images (V, C, S, S), synthetic defects made from them (D, C, S, S) with masks, and the
     user's known defective images (K, C, S, S), if any."""
@@ -51,10 +70,11 @@ class Validation:
         self.defective, self.masks = make_defects(self.normal, seed, kinds, per_image=per_image)
         self.known = known
 
-    def measure(self, det) -> dict:
-        """Score the held-out images and their defective copies with `det` as it stands. Returns the proxy figures,
-        the image-score rule that separated them best among those `det` allows (`rule`), and the held-out normal
-        images' scores under that rule (`normal_scores`)."""
+    def measure(self, det, rule: str | None = None) -> dict:
+        """Score the held-out images and their defective copies with `det` as it stands. Returns the proxy figures
+        under the image-score rule that separated them best among those `det` allows (`rule`; or under the `rule`
+        given), how each rule did on the defects that choose (`choice`: rule -> (image AUROC, separation)), and
+        the held-out normal images' scores under the rule (`normal_scores`)."""
         normal_scores, normal_maps = collect(det, self.normal)
         defect_scores, defect_maps = collect(det, self.defective)
         image = image_aurocs(normal_scores, defect_scores)
@@ -62,12 +82,12 @@ class Validation:
         # round to keep is a question of how well trained, and stays with the synthetic defects: a handful of real
         # ones gives too few pairs to pick among many rounds without picking their noise
         known = None
+        choosing = defect_scores
         if self.known is not None:
-            known_scores = collect(det, self.known)[0]
-            known = image_aurocs(normal_scores, known_scores)
-            rule = best_rule(known, normal_scores, known_scores)
-        else:
-            rule = best_rule(image, normal_scores, defect_scores)
+            choosing = collect(det, self.known)[0]
+            known = image_aurocs(normal_scores, choosing)
+        choice = {r: ((known or image)[r], separation(normal_scores[r], choosing[r])) for r in image}
+        rule = rule or best_rule(choice)
         pixel_labels = np.r_[np.zeros(normal_maps.numel()), self.masks.numpy().ravel()]
         pixel_values = torch.cat([normal_maps.flatten(), defect_maps.flatten()]).numpy()
         pixel = float(roc_auc_score(pixel_labels, pixel_values))
@@ -77,6 +97,7 @@ class Validation:
             "proxy": (image[rule] + pixel) / 2,
             **({"known_auroc": known[rule]} if known else {}),
             "rule": rule,
+            "choice": choice,
             "normal_scores": normal_scores[rule].numpy(),
             "map_scale": float(np.quantile(normal_maps.numpy(), MAP_SCALE_QUANTILE)),
         }
@@ -88,10 +109,17 @@ def image_aurocs(normal: dict[str, torch.Tensor], defective: dict[str, torch.Ten
     return {r: float(roc_auc_score(labels, torch.cat([normal[r], defective[r]]).numpy())) for r in normal}
 
 
-def best_rule(aurocs: dict[str, float], normal: dict[str, torch.Tensor], defective: dict[str, torch.Tensor]) -> str:
-    """The rule with the highest AUROC. A few images saturate it (every rule at 1.0, say): equals are told apart by
-    how far the defects sit above the normal images, in their spread; max keeps the first of exact equals."""
-    return max(aurocs, key=lambda r: (aurocs[r], separation(normal[r], defective[r])))
+def best_rule(choice: dict[str, tuple[float, float]]) -> str:
+    """The rule with the highest image AUROC in `choice` (rule -> (AUROC, separation)). A few images saturate it
+    (every rule at 1.0, say): equals are told apart by how far the defects sit above the normal images, in their
+    spread; max keeps the first of exact equals."""
+    return max(choice, key=lambda r: choice[r])
+
+
+def pooled(choices: list[dict[str, tuple[float, float]]]) -> dict[str, tuple[float, float]]:
+    """Each rule's (AUROC, separation) averaged over the folds of cross-fitted validation: every fold's model
+    is compared only with itself, so scores of differently trained models are never ranked against each other."""
+    return {r: tuple(float(np.mean([c[r][i] for c in choices])) for i in (0, 1)) for r in choices[0]}  # type: ignore[misc]
 
 
 def separation(normal: torch.Tensor, defective: torch.Tensor) -> float:
