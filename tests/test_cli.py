@@ -140,6 +140,24 @@ def test_the_baselines_through_the_same_commands(tmp_path, command, capsys):
     assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["image_auroc"] > 0.9
 
 
+def test_validation_folds_through_the_command_line(tmp_path, capsys):
+    """--validation-folds 5: the fit says the rule was chosen over the folds, the model keeps it, the report says
+    so; too many folds for the images is a one-line error naming the flag's field."""
+    data = need(COOKIES)
+    model = tmp_path / "m.pt"
+    flags = ["--channels", "3", "--device", "cpu", "--image-score", "auto", "--map-sigma", "2"]
+    assert main(["-q", "fit", "gaussian", str(data), "-o", str(model), "--validation-folds", "5", *flags]) == 0
+    assert "rule chosen over 5 folds" in capsys.readouterr().out
+    import ganspect
+
+    assert ganspect.load(model).validation_["validation_folds"] == 5
+    assert main(["-q", "evaluate", str(model), str(data), "--out", str(tmp_path / "ev"), "--overlays", "1"]) == 0
+    assert "chosen over 5 folds" in (tmp_path / "ev" / "report.html").read_text()
+    assert main(["-q", "fit", "gaussian", str(data), "-o", str(tmp_path / "n.pt"), "--validation-folds", "6",
+                 *flags]) == 2  # fmt: skip
+    assert "validation_folds: 6 folds of 6 held-out images need 36 normal images, got 31" in capsys.readouterr().err
+
+
 def test_known_defects_through_the_command_line(tmp_path, capsys):
     """--known-defects DIR: the fit measures its image AUROC on them and says so; the model remembers how many,
     and the verdict validation chose on them; the report says so."""

@@ -15,7 +15,9 @@ images alone (`ganspect.synthetic`):
   or bent out of shape is mostly made of normal-looking pixels, and what shows it is how far G's repair (which
   knows the usual shape) is from the image, as PCA's reconstruction shows it. `verdict="auto"` lets validation
   choose between the two; that choice is worth most with a few real defects given to `fit` (`known_defects`):
-  the synthetic defects of validation are local, and prefer the judge whatever the product's defects are.
+  the synthetic defects of validation are local, and prefer the judge whatever the product's defects are. On a
+  small set, `validation_folds` lets it see every normal image held out once (the judge's misses are unusual good
+  images, which a held-out share of 6 may not hold).
 Both networks are fully convolutional: they train on random crops (`crop_size`) and score whole images at
 `image_size` in one forward pass.
 
@@ -192,8 +194,8 @@ class RepairGAN(Detector):
         "judge",
         "what the image score reads: 'judge', the maximum of D's smoothed map (local defects: a scratch, a stain); "
         "'repair', the mean of the top_share highest values of G's smoothed residual |x - G(x)| (changes of shape: "
-        "a piece broken off or apart); 'auto': validation picks one (give fit known_defects for that); the map is "
-        "D's either way",
+        "a piece broken off or apart); 'auto': validation picks one (give fit known_defects for that, and on a small "
+        "set validation_folds); the map is D's either way",
     )
 
     network_names: ClassVar[tuple[str, ...]] = ("repairer", "judge")
