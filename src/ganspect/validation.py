@@ -119,7 +119,10 @@ def best_rule(choice: dict[str, tuple[float, float]]) -> str:
 def pooled(choices: list[dict[str, tuple[float, float]]]) -> dict[str, tuple[float, float]]:
     """Each rule's (AUROC, separation) averaged over the folds of cross-fitted validation: every fold's model
     is compared only with itself, so scores of differently trained models are never ranked against each other."""
-    return {r: tuple(float(np.mean([c[r][i] for c in choices])) for i in (0, 1)) for r in choices[0]}  # type: ignore[misc]
+    def mean(rule: str, i: int) -> float:
+        return float(np.mean([c[rule][i] for c in choices]))
+
+    return {r: (mean(r, 0), mean(r, 1)) for r in choices[0]}
 
 
 def separation(normal: torch.Tensor, defective: torch.Tensor) -> float:
