@@ -119,6 +119,7 @@ def best_rule(choice: dict[str, tuple[float, float]]) -> str:
 def pooled(choices: list[dict[str, tuple[float, float]]]) -> dict[str, tuple[float, float]]:
     """Each rule's (AUROC, separation) averaged over the folds of cross-fitted validation: every fold's model
     is compared only with itself, so scores of differently trained models are never ranked against each other."""
+
     def mean(rule: str, i: int) -> float:
         return float(np.mean([c[rule][i] for c in choices]))
 
