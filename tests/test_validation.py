@@ -153,6 +153,11 @@ def test_cross_fitted_folds_hold_out_disjoint_parts_and_keep_the_first_model(dig
         ganspect.PixelGaussian(**settings, validation_folds=5).fit(images)
     with pytest.raises(ValueError, match="validation_folds: .*validation_split > 0"):
         ganspect.PixelGaussian(image_size=8, validation_split=0, validation_folds=2).fit(images)
+    # one rule to choose from: k - 1 trainings for nothing, refused before any work
+    with pytest.raises(ValueError, match="validation_folds: .*leave one \\('model'\\); expected image_score='auto'"):
+        ganspect.PixelGaussian(image_size=8, validation_folds=2).fit(images)
+    with pytest.raises(ValueError, match="validation_folds: .*verdict='auto'"):
+        ganspect.RepairGAN(image_size=16, crop_size=16, verdict="judge", validation_folds=2).fit(images)
 
 
 @pytest.mark.parametrize("favoured", ["model", "map"])

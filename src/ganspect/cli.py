@@ -164,14 +164,14 @@ def run(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - start
         print(f"trained {cls.__name__} on {v['train_images']} images in {seconds:.1f} s -> {args.output}")
         if v["held_out_images"]:
-            known = ""
+            chosen = ""
             if "known_auroc" in v:
-                known = f"; image AUROC {v['known_auroc']:.3f} on {v['known_defects']:.0f} known defective images"
+                chosen = f"; image AUROC {v['known_auroc']:.3f} on {v['known_defects']:.0f} known defective images"
             if "validation_folds" in v:
-                known += f" (rule chosen over {v['validation_folds']:.0f} folds: mean AUROC {v['folds_auroc']:.3f})"
+                chosen += f" (rule chosen over {v['validation_folds']:.0f} folds: mean AUROC {v['folds_auroc']:.3f})"
             print(
                 f"validation on {v['held_out_images']} held-out normal images: image AUROC {v['proxy_auroc']:.3f} and "
-                f"pixel AUROC {v['proxy_pixel_auroc']:.3f} on synthetic defects{known}; image score "
+                f"pixel AUROC {v['proxy_pixel_auroc']:.3f} on synthetic defects{chosen}; image score "
                 f"{det.score_rule_!r}; threshold {det.threshold_:.4g} (their {1 - det.contamination:.0%} quantile)"
             )
     elif args.command == "score":

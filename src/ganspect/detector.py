@@ -150,6 +150,11 @@ class Detector:
             raise ValueError(f"validation_split: expected a share in [0, 1), got {self.validation_split!r}")
         if self.validation_folds > 1 and not self.validation_split:
             raise ValueError("validation_folds: the folds are held-out parts; expected validation_split > 0")
+        if self.validation_folds > 1 and len(self._score_rules()) < 2:
+            raise ValueError(
+                "validation_folds: the folds choose the image-score rule, and these settings leave one "
+                f"({self._score_rules()[0]!r}); expected image_score='auto' (RepairGAN: verdict='auto')"
+            )
         if self.validation_folds > 1 and self.devices * self.num_nodes > 1:
             raise ValueError(
                 "validation_folds: the folds' models train in one process; expected devices=1 and num_nodes=1"
@@ -210,17 +215,12 @@ class Detector:
         self._check_params()
         if on_round is not None and not callable(on_round):
             raise ValueError(f"on_round: expected a function (detector, round, figures), got {on_round!r}")
-        self._on_round = on_round
-        self._fit_params = dataclasses.asdict(self)
-        self._checkpoint_path = Path(checkpoint) if checkpoint else None
+        self._begin_fit(on_round, checkpoint)
         if self._checkpoint_path and not resume:
             self._checkpoint_path.unlink(missing_ok=True)  # a fresh start must not pick up an old state
         data = as_dataset(images, self.channels, self.image_size)
         if len(data) == 0:
             raise ValueError("images: expected at least one normal training image, got none")
-        self.device_ = resolve_device(self.device)
-        # one process unless training starts several (train.make_fabric); closed-form fits start none
-        self.global_rank_, self.world_size_ = 0, 1
         data = cache_if_small(data)
         train_idx, held_idx = split_indices(len(data), self.validation_split, self.threshold_images, self.seed)
         folds = fold_indices(train_idx, len(held_idx), self.validation_folds, self.seed)
@@ -230,9 +230,10 @@ class Detector:
             figures = self._validation.measure(self)
             if folds:
                 choice = pooled([figures["choice"], *(self._fold_choice(data, f, known, progress) for f in folds)])
-                if best_rule(choice) != figures["rule"]:
-                    figures = self._validation.measure(self, best_rule(choice))
-                figures["folds_auroc"] = choice[figures["rule"]][0]
+                rule = best_rule(choice)
+                if rule != figures["rule"]:
+                    figures = self._validation.measure(self, rule)
+                figures["folds_auroc"] = choice[rule][0]
             figures.pop("choice")
             self.score_rule_ = figures.pop("rule")
             self.held_out_scores_ = figures.pop("normal_scores")
@@ -250,6 +251,16 @@ class Detector:
             self.threshold_ = self._threshold_from(data, progress)
         self._validation = self._reference = self._on_round = None  # of no further use
         return self
+
+    def _begin_fit(self, on_round, checkpoint) -> None:
+        """What a fit keeps while it runs: the callback, the fields it started with (`_check_usable` compares),
+        the training checkpoint's path, the device, and the process's rank."""
+        self._on_round = on_round
+        self._fit_params = dataclasses.asdict(self)
+        self._checkpoint_path = Path(checkpoint) if checkpoint else None
+        self.device_ = resolve_device(self.device)
+        # one process unless training starts several (train.make_fabric); closed-form fits start none
+        self.global_rank_, self.world_size_ = 0, 1
 
     def _fit_split(self, data, train_idx: list[int], held_idx: list[int], known, progress: bool) -> None:
         """Train on data[train_idx], validating on data[held_idx] (and the known defects); the networks end frozen."""
@@ -272,8 +283,7 @@ class Detector:
         `choice`). The twin is dropped; only the choice counts."""
         log.info("validation fold: training a model that holds out %d other images", len(held_idx))
         twin = dataclasses.replace(self, validation_folds=1)
-        twin._fit_params, twin._on_round, twin._checkpoint_path = dataclasses.asdict(twin), None, None
-        twin.device_, twin.global_rank_, twin.world_size_ = self.device_, 0, 1
+        twin._begin_fit(on_round=None, checkpoint=None)
         train_idx = sorted(set(range(len(data))) - set(held_idx))
         twin._fit_split(data, train_idx, held_idx, known, progress)
         return twin._validation.measure(twin)["choice"]
