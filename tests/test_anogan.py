@@ -165,3 +165,77 @@ def test_wgan_gp_learns_zeros_and_its_critic_keeps_unit_gradients(wgan_gp, digit
 def test_bad_gan_setting_names_itself(field, value):
     with pytest.raises(ValueError, match=field):
         ganspect.AnoGAN(**{field: value})._check_params()
+
+
+AVERAGED = dict(image_size=16, width=8, latent_dim=8, steps=12, rounds=3, batch_size=16, mapping="encoder",
+                threshold_images=16, generator_average=0.9, device="cpu")  # fmt: skip
+
+
+def test_averaged_generator_is_the_moving_average_of_gs_weights_with_its_own_statistics(digits, monkeypatch):
+    """generator_average: the fitted G is the average, step by step, of the trained G's weights (followed here
+    outside the library), and its BatchNorm statistics are those of the average's own images, not G's."""
+    trained, expected = {}, {}
+
+    def follow(det, average, gen):
+        if not expected:  # the average starts as a copy of G's initial weights
+            expected.update({key: mean.clone() for key, mean in average.named_parameters()})
+        follow_once(det, average, gen)
+        for key, weight in gen.named_parameters():  # the same recursion, written out from G's weights
+            expected[key] = 0.9 * expected[key] + 0.1 * weight.detach()
+        trained["gen"] = gen
+
+    follow_once = ganspect.AnoGAN._follow
+    monkeypatch.setattr(ganspect.AnoGAN, "_follow", follow)
+    det = ganspect.AnoGAN(**AVERAGED).fit(digits.train[:64])
+    for key, weight in det.generator_.named_parameters():
+        torch.testing.assert_close(weight, expected[key])
+    assert not torch.equal(det.generator_.net[0].weight, trained["gen"].net[0].weight)
+    # each BatchNorm's running variance: that of its inputs when the average generates (fresh draws; eval mode,
+    # so the statistics are only read); G's own, or the initial ones, are far from it
+    norms = [m for m in det.generator_.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    inputs = []
+    hooks = [m.register_forward_hook(lambda m, args, out: inputs.append(args[0].var((0, 2, 3)))) for m in norms]
+    torch.manual_seed(1)
+    det.generator_(torch.randn(2000, AVERAGED["latent_dim"]))
+    for hook in hooks:
+        hook.remove()
+    for norm, var in zip(norms, inputs, strict=True):
+        assert ((norm.running_var / var - 1).abs() < 0.2).all()
+    assert not det.generator_.training and all(not p.requires_grad for p in det.generator_.parameters())
+
+
+@pytest.mark.parametrize("stop", ["at the GAN's end", "after an encoder round"])
+def test_averaged_generator_resumes_to_the_same_model(digits, tmp_path, monkeypatch, stop):
+    """Killed where the average's statistics are not yet measured (the GAN's last round saved), or after they
+    were and saved with an encoder round: resumed, the model of an unbroken run, statistics included."""
+    images = digits.train[:64]
+    whole = ganspect.AnoGAN(**AVERAGED).fit(images)
+    broken = ganspect.AnoGAN(**AVERAGED)
+    if stop == "at the GAN's end":
+        monkeypatch.setattr(broken, "_average_statistics", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+        saved_round = AVERAGED["rounds"]
+    else:
+        validate = broken._validate_round
+
+        def stop_after_one(index, modules, best):
+            validate(index, modules, best)
+            if index == AVERAGED["rounds"] + 1:
+                raise KeyboardInterrupt  # after the first encoder round's state was saved, before the second's
+
+        broken._validate_round = stop_after_one
+        saved_round = AVERAGED["rounds"] + 1
+    with pytest.raises(KeyboardInterrupt):
+        broken.fit(images, checkpoint=tmp_path / "m.partial")
+    assert torch.load(tmp_path / "m.partial", weights_only=True)["round"] == saved_round
+    resumed = ganspect.AnoGAN(**AVERAGED).fit(images, checkpoint=tmp_path / "m.partial", resume=True)
+    for name in whole.network_names:
+        for (key, a), b in zip(getattr(whole, name + "_").state_dict().items(),
+                               getattr(resumed, name + "_").state_dict().values(), strict=True):  # fmt: skip
+            assert torch.equal(a, b), f"{name}.{key} differs after resuming {stop}"
+    assert whole.threshold_ == resumed.threshold_
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0])
+def test_bad_generator_average_names_itself(value):
+    with pytest.raises(ValueError, match="generator_average"):
+        ganspect.AnoGAN(generator_average=value)._check_params()

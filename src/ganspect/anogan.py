@@ -25,6 +25,7 @@ DCGAN. Ours: the networks stay DCGAN-shaped (the paper's are residual), z is Gau
 
 from __future__ import annotations
 
+import copy
 import zlib
 from dataclasses import dataclass
 from functools import partial
@@ -42,6 +43,7 @@ from .validation import BestRound
 
 MAPPINGS = ("search", "encoder")
 GANS = ("dcgan", "wgan-gp")
+AVERAGE_BATCHES = 50  # generated batches that measure the averaged generator's BatchNorm statistics
 
 
 @dataclass(kw_only=True, eq=False)
@@ -66,6 +68,9 @@ class AnoGAN(Detector):
     gp_weight: float = param(10.0, "gan='wgan-gp': weight of the gradient penalty")
     encoder_steps: int = param(0, "optimizer steps of the encoder's training (0: as many as the GAN's)")
     feature_weight: float = param(1.0, "kappa: weight of the feature term in the izi_f loss and score")
+    generator_average: float = param(
+        0.0, "decay of a moving average of G's weights, updated every GAN step, that becomes the fitted G (0: off)"
+    )
 
     command: ClassVar[str] = "anogan"
     scoring_fields: ClassVar[frozenset[str]] = Detector.scoring_fields | {
@@ -106,6 +111,8 @@ class AnoGAN(Detector):
             raise ValueError(f"encoder_steps: must not be below rounds ({self.rounds}), got {self.encoder_steps}")
         if not self.feature_weight >= 0:
             raise ValueError(f"feature_weight: expected kappa >= 0, got {self.feature_weight!r}")
+        if not 0 <= self.generator_average < 1:
+            raise ValueError(f"generator_average: expected a decay in [0, 1), got {self.generator_average!r}")
 
     def _build_networks(self) -> dict[str, nn.Module]:
         nets = {
@@ -128,6 +135,11 @@ class AnoGAN(Detector):
         opts = {name: torch.optim.Adam(net.parameters(), lr=self.lr, betas=betas) for name, net in nets.items()}
         train_gen, opt_gen = fabric.setup(gen, opts["generator"])
         train_disc, opt_disc = fabric.setup(disc, opts["discriminator"])
+        # a copy of G whose weights trail G's: it, not G, becomes the fitted generator; the training checkpoint
+        # carries it with the other networks
+        average = copy.deepcopy(gen).requires_grad_(False) if self.generator_average else None
+        if average is not None:
+            nets["generator_average"] = average
         # a generator step takes one batch (DCGAN) or one per critic step (WGAN-GP)
         per_step = self.critic_steps if self.gan == "wgan-gp" else 1
         batches_per_round = per_step * -(-self.steps // self.rounds)
@@ -146,10 +158,16 @@ class AnoGAN(Detector):
             batches = take(loader, per_step * lengths[index])
             for reals in zip(*[batches] * per_step, strict=True):  # per_step consecutive batches per generator step
                 losses = gan_step(fabric, train_gen, train_disc, opt_gen, opt_disc, [x * 2 - 1 for x in reals])
+                if average is not None:
+                    self._follow(average, gen)
                 sums += torch.stack(losses)
                 bar.update()
             ckpt.record(index, self.history_, sums / lengths[index], ("loss_disc", "loss_gen"))
         bar.close()
+        if average is not None:
+            if start <= self.rounds:  # else a resumed encoder round's checkpoint holds them already
+                self._average_statistics(average, fabric.device)
+            gen = average
         self.generator_, self.discriminator_ = gen, disc
         if self.mapping == "encoder":
             encoder_start = max(start, self.rounds)
@@ -203,6 +221,29 @@ class AnoGAN(Detector):
         fabric.backward(loss_gen)
         opt_gen.step()
         return loss_critic.detach(), loss_gen.detach()
+
+    @torch.no_grad()
+    def _follow(self, average: nn.Module, gen: nn.Module) -> None:
+        """One step of the moving average (Yazici et al., "The Unusual Effectiveness of Averaging in GAN Training",
+        ICLR 2019): each weight moves a (1 - decay) share of the way to G's."""
+        for mean, weight in zip(average.parameters(), gen.parameters(), strict=True):
+            mean.lerp_(weight, 1 - self.generator_average)
+
+    @torch.no_grad()
+    def _average_statistics(self, average: nn.Module, device) -> None:
+        """BatchNorm statistics for the averaged weights: G's running statistics belong to G's own weights, so they
+        are measured afresh, a plain mean over AVERAGE_BATCHES batches of the average's own images."""
+        norms = [m for m in average.modules() if isinstance(m, nn.BatchNorm2d)]
+        momenta = [norm.momentum for norm in norms]
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # None: a cumulative mean, every batch weighted alike
+        average.train()
+        for _ in range(AVERAGE_BATCHES):
+            average(torch.randn(self.batch_size, self.latent_dim, device=device))
+        for norm, momentum in zip(norms, momenta, strict=True):
+            norm.momentum = momentum
+        average.eval()
 
     def _train_encoder(self, fabric, enc: nn.Module, opt_enc, loader, ckpt, start: int, progress: bool) -> None:
         """f-AnoGAN's izi_f: G and D frozen (eval: BatchNorm keeps the GAN's statistics), only E learns. Its rounds
