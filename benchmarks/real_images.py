@@ -52,6 +52,13 @@ DETECTORS = {
     ),
     # training on flips and shifts of the 25 photos as well (augment=True), nothing else changed
     "AnoGAN, encoder, augmented": lambda seed: ganspect.AnoGAN(channels=3, mapping="encoder", augment=True, seed=seed),
+    # the fitted G is a moving average of G's weights (generator_average=0.995), with or without augment
+    "AnoGAN, encoder, averaged G": lambda seed: ganspect.AnoGAN(
+        channels=3, mapping="encoder", generator_average=0.995, seed=seed
+    ),
+    "AnoGAN, encoder, augmented, averaged G": lambda seed: ganspect.AnoGAN(
+        channels=3, mapping="encoder", augment=True, generator_average=0.995, seed=seed
+    ),
     "OGNet": lambda seed: ganspect.OGNet(channels=3, seed=seed),
     "OGNet, augmented": lambda seed: ganspect.OGNet(channels=3, augment=True, seed=seed),
     "RepairGAN": lambda seed: ganspect.RepairGAN(channels=3, seed=seed),

@@ -239,3 +239,36 @@ def test_averaged_generator_resumes_to_the_same_model(digits, tmp_path, monkeypa
 def test_bad_generator_average_names_itself(value):
     with pytest.raises(ValueError, match="generator_average"):
         ganspect.AnoGAN(generator_average=value)._check_params()
+
+
+def test_refined_encoder_ends_closer_and_scores_izi_f_where_the_search_ends(digits):
+    """refine_steps: AnoGAN's search, started from E(x), lowers each image's search loss below E(x)'s own, and the
+    score and map are izi_f's and the residual at the z it ends on; refine_steps=0 is E(x) itself."""
+    det = ganspect.AnoGAN(image_size=16, width=16, latent_dim=16, steps=40, rounds=2, batch_size=16, mapping="encoder",
+                          threshold_images=16, device="cpu").fit(digits.train)  # fmt: skip
+    x = unit_images(digits, 8)
+    real = x * 2 - 1
+    plain_scores, _ = det._score_batch(x)
+    det.refine_steps = 30
+    scores, maps = det._score_batch(x)
+    with torch.no_grad():
+        start = det.encoder_(real)
+    z = det.search(x, start=start, steps=30)
+    feat, lam = det.discriminator_.features(real), det.disc_weight
+    with torch.no_grad():
+        r0, d0, _ = det._losses(real, feat, start)
+        r1, d1, _ = det._losses(real, feat, z)
+        expected, fake = det._izi_f(real, z)
+    assert ((1 - lam) * r1 + lam * d1 < (1 - lam) * r0 + lam * d0).all()  # every image's z moved closer
+    torch.testing.assert_close(scores, expected)
+    torch.testing.assert_close(maps, (real - fake).abs().mean(1) / 2)
+    assert not torch.allclose(scores, plain_scores)
+    det.refine_steps = 0
+    torch.testing.assert_close(det._score_batch(x)[0], plain_scores)
+
+
+def test_refine_steps_needs_the_encoder():
+    with pytest.raises(ValueError, match="refine_steps=0 or mapping='encoder'"):
+        ganspect.AnoGAN(refine_steps=10)._check_params()
+    with pytest.raises(ValueError, match="refine_steps"):
+        ganspect.AnoGAN(mapping="encoder", refine_steps=-1)._check_params()

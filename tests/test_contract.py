@@ -41,6 +41,8 @@ SMALL["RepairGAN"] = dict(
 SMALL["RepairGAN-repair-verdict"] = {**SMALL["RepairGAN"], "verdict": "repair"}
 SMALL["AnoGAN-encoder"] = {**SMALL["AnoGAN"], "mapping": "encoder"}
 SMALL["AnoGAN-wgan-gp"] = {**SMALL["AnoGAN-encoder"], "gan": "wgan-gp"}
+# the encoder's z refined by a short latent search, and G a moving average of its weights
+SMALL["AnoGAN-encoder-refined"] = {**SMALL["AnoGAN-encoder"], "refine_steps": 5, "generator_average": 0.9}
 # maps standardised by the normal maps, the image score read off them
 SMALL["AnoGAN-encoder-reference"] = {**SMALL["AnoGAN-encoder"], "map_reference": True, "image_score": "map"}
 SMALL["PixelGaussian"] = dict(image_size=16, batch_size=16, threshold_images=32, device="cpu")

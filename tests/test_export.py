@@ -55,3 +55,11 @@ def test_the_latent_search_is_refused_clearly(digits, tmp_path, capsys):
     assert main(["-q", "export", str(tmp_path / "search.pt"), "-o", str(tmp_path / "x.onnx")]) == 2
     assert "mapping='encoder'" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_the_encoders_refinement_is_refused_clearly(digits, tmp_path):
+    det = ganspect.AnoGAN(image_size=16, width=8, latent_dim=8, steps=2, rounds=1, mapping="encoder", refine_steps=3,
+                          threshold_images=4, device="cpu").fit(digits.train)  # fmt: skip
+    with pytest.raises(ValueError, match="refine_steps=0"):
+        export_onnx(det, tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()

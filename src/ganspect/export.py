@@ -5,7 +5,8 @@ The graph takes float images in [0, 1] shaped (N, C, S, S), S being the networks
 returns `score` (N,) and `anomaly_map` (N, S, S), exactly what the detector computes for those inputs. In patch
 mode the graph scores patches: cut them with `ganspect.data.cut_patches` and put the results back together with
 `ganspect.data.stitch_patches` (both plain tensor code; `score_with_onnx` below shows the whole path).
-The latent search is iterative (Gamma optimizer steps per image) and is not exported.
+The latent search is iterative (Gamma optimizer steps per image) and is not exported, nor is the encoder's refinement
+by it (`refine_steps`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ def check_exportable(det: Detector) -> None:
         raise ValueError(
             "this AnoGAN maps images by the latent search, an iterative optimisation of Gamma steps per image that "
             "an ONNX graph cannot hold; train with mapping='encoder' (f-AnoGAN) for an exportable one-pass scorer"
+        )
+    if getattr(det, "refine_steps", 0):
+        raise ValueError(
+            f"this AnoGAN refines the encoder's z by {det.refine_steps} search steps per image, an iterative "
+            "optimisation that an ONNX graph cannot hold; set refine_steps=0 (E(x) alone, one pass) to export"
         )
 
 
