@@ -1,6 +1,6 @@
 """Speed, side by side in one run: the latent search one image at a time (as reference implementations do it) and
-batched (ganspect), f-AnoGAN's encoder, OGNet's scoring, training throughput, RepairGAN's scoring and training
-step; the FLOP floor of a search step.
+batched (ganspect), f-AnoGAN's encoder (alone and refined by a short search), OGNet's scoring, training
+throughput, RepairGAN's scoring and training step; the FLOP floor of a search step.
 
     python benchmarks/speed.py --out bench_out/speed.json [--gamma 500 --seed-gamma 100 --batch 64 --repeats 3]
 
@@ -140,6 +140,22 @@ def bench_encoder(size: int, batch: int, repeats: int, search_seconds_per_image:
     }
 
 
+def bench_refine(repeats: int, steps: tuple[int, ...] = (0, 30, 100)) -> dict:
+    """f-AnoGAN's encoder with its z refined by `refine_steps` search steps (`--only-refine`), as on the cookies
+    (64 px colour, the default width): milliseconds per image in batches of 32 and one image at a time."""
+    det = fitted(ganspect.AnoGAN(image_size=64, channels=3, mapping="encoder", device="cpu"))
+    out = {}
+    for count in steps:
+        det.refine_steps = count
+        for batch in (32, 1):
+            x = torch.rand(batch, 3, 64, 64)
+            det._score_batch(x)  # warm-up
+            out[f"refine_steps_{count}_batch_{batch}_ms_per_image"] = (
+                median_seconds(lambda x=x: det._score_batch(x), repeats) / batch * 1000
+            )
+    return out
+
+
 def bench_ognet(architecture: str, size: int, batch: int, repeats: int) -> dict:
     width = 64 if architecture == "official" else 32
     det = fitted(
@@ -231,9 +247,13 @@ def main() -> None:
     parser.add_argument("--reference-images", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[28], help="AnoGAN image sizes (64: ~10 min more)")
     parser.add_argument("--only-repairgan", action="store_true", help="RepairGAN's figures alone (about a minute)")
+    parser.add_argument("--only-refine", action="store_true", help="AnoGAN's refined encoder alone (about a minute)")
     args = parser.parse_args()
     if args.only_repairgan:
         write(args.out, {"machine": machine(), "repairgan": bench_repairgan(args.repeats)})
+        return
+    if args.only_refine:
+        write(args.out, {"machine": machine(), "anogan_refined_encoder": bench_refine(args.repeats)})
         return
 
     gflops = matmul_gflops()
@@ -263,6 +283,7 @@ def main() -> None:
         "ognet": [bench_ognet("lean", 28, args.batch, args.repeats), bench_ognet("official", 45, args.batch, 1)],
         "training_images_per_second_28px": bench_training(28, 1024),
         "repairgan": bench_repairgan(args.repeats),
+        "anogan_refined_encoder": bench_refine(args.repeats),
     }
     write(args.out, result)
 
