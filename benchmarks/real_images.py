@@ -17,7 +17,8 @@ is then scored on (a view of the folder made of symbolic links, OUT/known-split-
 image-score rule ("RepairGAN, verdict auto": the verdict; "..., 5 folds": chosen over 5 cross-fitted models, so on
 all 30 good photos they held out rather than 6); the round kept stays with the synthetic defects.
 For every (detector, seed) the full `ganspect evaluate` output lands in OUT/<detector>-seed<k>/ (metrics.json,
-report.html, overlays/) so the heat maps can be looked at; OUT/results.json is rewritten after every run and
+report.html, overlays/) so the heat maps can be looked at, and the fitted model beside it (OUT/<detector>-seed<k>.pt,
+for `ganspect.load`); OUT/results.json is rewritten after every run and
 OUT/results.md holds the table: image AUROC, pixel AUROC and PRO as mean +- std over the seeds, fit minutes and
 scoring ms per image (medians over the seeds).
 """
@@ -58,6 +59,13 @@ DETECTORS = {
     ),
     "AnoGAN, encoder, augmented, averaged G": lambda seed: ganspect.AnoGAN(
         channels=3, mapping="encoder", augment=True, generator_average=0.995, seed=seed
+    ),
+    # and the encoder's z refined by 30 steps of AnoGAN's latent search (refine_steps=30), with or without augment
+    "AnoGAN, encoder, averaged G, refined": lambda seed: ganspect.AnoGAN(
+        channels=3, mapping="encoder", generator_average=0.995, refine_steps=30, seed=seed
+    ),
+    "AnoGAN, encoder, augmented, averaged G, refined": lambda seed: ganspect.AnoGAN(
+        channels=3, mapping="encoder", augment=True, generator_average=0.995, refine_steps=30, seed=seed
     ),
     "OGNet": lambda seed: ganspect.OGNet(channels=3, seed=seed),
     "OGNet, augmented": lambda seed: ganspect.OGNet(channels=3, augment=True, seed=seed),
@@ -116,6 +124,7 @@ def run_one(name: str, seed: int, data: Path, out: Path, progress: bool, known_c
     folder = out / f"{name.replace(' ', '_').replace(',', '')}-seed{seed}"
     start = time.perf_counter()
     metrics = evaluate_folder(det, data, folder, overlays=8, progress=progress)
+    det.save(out / f"{folder.name}.pt")  # the fitted model beside its report, to look into or score again
     evaluate_s = time.perf_counter() - start
     # scoring alone, timed on the test images already decoded once (the evaluate run above warmed the cache)
     test = ImageFiles([t.path for t in MVTecFolder(data).test_images()], det.channels, det.image_size)
