@@ -60,6 +60,10 @@ def test_the_latent_search_is_refused_clearly(digits, tmp_path, capsys):
 def test_the_encoders_refinement_is_refused_clearly(digits, tmp_path):
     det = ganspect.AnoGAN(image_size=16, width=8, latent_dim=8, steps=2, rounds=1, mapping="encoder", refine_steps=3,
                           threshold_images=4, device="cpu").fit(digits.train)  # fmt: skip
-    with pytest.raises(ValueError, match="refine_steps=0"):
+    with pytest.raises(ValueError, match="refine_steps = 0"):
         export_onnx(det, tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
+    det.refine_steps = 0  # a scoring field: the same fitted networks, E(x) alone, export
+    export_onnx(det, tmp_path / "x.onnx")
+    onnx_scores, _ = score_with_onnx(tmp_path / "x.onnx", det, digits.test[:20])
+    np.testing.assert_allclose(onnx_scores, det.score(digits.test[:20]), rtol=1e-5, atol=1e-5)

@@ -47,7 +47,8 @@ def check_exportable(det: Detector) -> None:
     if getattr(det, "refine_steps", 0):
         raise ValueError(
             f"this AnoGAN refines the encoder's z by {det.refine_steps} search steps per image, an iterative "
-            "optimisation that an ONNX graph cannot hold; set refine_steps=0 (E(x) alone, one pass) to export"
+            "optimisation that an ONNX graph cannot hold; to export E(x) alone (one pass), set the loaded "
+            "detector's refine_steps = 0 in Python and export that"
         )
 
 
