@@ -5,8 +5,9 @@
 Each detector runs with its defaults plus `--channels 3` (and `mapping="encoder"` for AnoGAN): what a user runs
 with no other flags. Nothing is chosen on test labels. `--detectors "OGNet, fixed settings"` runs OGNet with the
 choices validation makes fixed in advance instead, to show what the label-free choices are worth; the rows named
-"WGAN-GP", "map reference", "augmented" and "repair verdict" change one setting each (f-AnoGAN's own GAN;
-`map_reference=True`; `augment=True`; `verdict="repair"`), to measure it. "RepairGAN, validation picks augmentation
+"WGAN-GP", "map reference", "augmented", "averaged G", "refined" and "repair verdict" change one setting each
+(f-AnoGAN's own GAN; `map_reference=True`; `augment=True`; `generator_average=0.995`; `refine_steps=30`;
+`verdict="repair"`), to measure it. "RepairGAN, validation picks augmentation
 or not" is no extra training: per seed where both RepairGAN rows ran, the one whose label-free validation proxy is
 higher (its fit time is both fits'), which is what a user without defective images can do when unsure that flips
 and shifts of the product are normal.
