@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MNIST = SHARED_DATA / "mnist"
@@ -17,6 +18,14 @@ def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: this test needs the project's shared data, which a user's clone lacks")
     return path
+
+
+def assert_same_networks(a, b, when: str) -> None:
+    """Every fitted network of detectors a and b equal bit for bit, weights and BatchNorm statistics alike."""
+    for name in a.network_names:
+        for (key, x), y in zip(getattr(a, name + "_").state_dict().items(),
+                               getattr(b, name + "_").state_dict().values(), strict=True):  # fmt: skip
+            assert torch.equal(x, y), f"{name}.{key} differs {when}"
 
 
 @pytest.fixture(scope="session")

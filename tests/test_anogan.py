@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 import ganspect
 from ganspect.data import one_class_mnist
 
-from .conftest import MNIST, need
+from .conftest import MNIST, assert_same_networks, need
 
 
 @pytest.fixture(scope="module")
@@ -228,11 +228,8 @@ def test_averaged_generator_resumes_to_the_same_model(digits, tmp_path, monkeypa
         broken.fit(images, checkpoint=tmp_path / "m.partial")
     assert torch.load(tmp_path / "m.partial", weights_only=True)["round"] == saved_round
     resumed = ganspect.AnoGAN(**AVERAGED).fit(images, checkpoint=tmp_path / "m.partial", resume=True)
-    for name in whole.network_names:
-        for (key, a), b in zip(getattr(whole, name + "_").state_dict().items(),
-                               getattr(resumed, name + "_").state_dict().values(), strict=True):  # fmt: skip
-            assert torch.equal(a, b), f"{name}.{key} differs after resuming {stop}"
-    assert whole.threshold_ == resumed.threshold_
+    assert_same_networks(whole, resumed, f"after resuming {stop}")
+    assert whole.history_ == resumed.history_ and whole.threshold_ == resumed.threshold_
 
 
 @pytest.mark.parametrize("value", [-0.1, 1.0])

@@ -13,7 +13,7 @@ from ganspect.repairgan import FillCrops
 from ganspect.synthetic import CHANGED
 from ganspect.validation import Validation
 
-from .conftest import TEXTURES, need
+from .conftest import TEXTURES, assert_same_networks, need
 
 
 def test_training_batches_carry_seeded_defects_on_their_first_share():
@@ -119,10 +119,7 @@ def test_resumed_training_ends_with_the_same_model(digits, tmp_path):
         broken.fit(images, checkpoint=tmp_path / "m.partial")
     assert torch.load(tmp_path / "m.partial", weights_only=True)["round"] == 2
     resumed = ganspect.RepairGAN(**settings).fit(images, checkpoint=tmp_path / "m.partial", resume=True)
-    for name in whole.network_names:
-        for (key, a), b in zip(getattr(whole, name + "_").state_dict().items(),
-                               getattr(resumed, name + "_").state_dict().values(), strict=True):  # fmt: skip
-            assert torch.equal(a, b), f"{name}.{key} differs after resuming"
+    assert_same_networks(whole, resumed, "after resuming")
     assert whole.history_ == resumed.history_ and whole.threshold_ == resumed.threshold_
 
 
