@@ -54,7 +54,7 @@ def test_baselines_refuse_patch_mode(cls):
 
 @pytest.mark.parametrize(("cls", "floor"), [(ganspect.PixelGaussian, 0.90), (ganspect.PCAReconstruction, 0.95)])
 def test_baseline_floors_on_cookies(cls, floor):
-    """Measured at 64 px with the defaults (seed 0): Gaussian image AUROC 0.935, PCA 0.987 (README)."""
+    """Measured at 64 px with the defaults (seed 0): Gaussian image AUROC 0.935, PCA 0.987 (docs/measurements.md)."""
     folder = MVTecFolder(need(COOKIES))
     det = cls(channels=3, device="cpu")
     det.fit(ImageFiles(folder.train_paths(), 3, det.image_size))

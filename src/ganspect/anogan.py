@@ -19,7 +19,7 @@ GAN, an encoder E is trained with G and D frozen on the izi_f loss
     (1/n) ||x - G(E(x))||^2 + kappa (1/n_d) ||f(x) - f(G(E(x)))||^2,
 and the same two terms, for z = E(x) in one forward pass, are the score. Ours: refine_steps > 0 starts AnoGAN's
 latent search from E(x) and scores izi_f at the z it ends on, so a short search closes what E leaves between
-G's manifold and x (measured on cookies in the README). The paper's GAN is a WGAN-GP (Gulrajani,
+G's manifold and x (measured on cookies in docs/measurements.md). The paper's GAN is a WGAN-GP (Gulrajani,
 Ahmed, Arjovsky, Dumoulin and Courville, "Improved Training of Wasserstein GANs", NeurIPS 2017): gan="wgan-gp"
 trains that (the DCGAN layout, with layer norm in the critic instead of BatchNorm), gan="dcgan" the IPMI paper's
 DCGAN. Ours: the networks stay DCGAN-shaped (the paper's are residual), z is Gaussian so E has no tanh.

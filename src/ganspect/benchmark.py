@@ -45,7 +45,8 @@ DETECTORS: dict[str, Callable[[str], Detector]] = {
 }
 SAMPLED = {"anogan-search"}  # rows scored on a stratified sample of the test set
 
-# Published AUROCs on the same protocol (train on one digit, test on all ten), digits 0-9, for the README's table.
+# Published AUROCs on the same protocol (train on one digit, test on all ten), digits 0-9, for the one-class MNIST
+# table (docs/measurements.md).
 PUBLISHED = [
     (
         "AnoGAN, as reported by Ruff et al. (Deep One-Class Classification, ICML 2018, Table 1)",

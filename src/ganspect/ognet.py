@@ -17,8 +17,9 @@ Ours, not the paper's:
 - The anomaly map |x - G(x)| is ours: the paper scores images only.
 - architecture="lean" (default): DCGAN strided convolutions, which train in minutes on a CPU.
   architecture="official": the published 5x5 networks (G 8.6 M, D 4.3 M parameters at width 64).
-  Measured on the authors' MNIST test set (README): lean 0.962 AUROC, 12.5 s to fit on 500 zeros, 0.4 ms per
-  scored image; official 0.948, 71 min to fit (2 epochs; phase two 56 min) and 205 ms per image, one CPU thread.
+  Measured on the authors' MNIST test set (docs/measurements.md): lean 0.962 AUROC, 12.5 s to fit on 500 zeros,
+  0.4 ms per scored image; official 0.948, 71 min to fit (2 epochs; phase two 56 min) and 205 ms per image, one
+  CPU thread.
 """
 
 from __future__ import annotations
