@@ -8,6 +8,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 import ganspect
+from ganspect.maps import smooth
 from ganspect.metrics import pixel_auroc
 from ganspect.repairgan import FillCrops
 from ganspect.synthetic import CHANGED
@@ -205,3 +206,27 @@ def test_verdicts_that_both_rank_every_known_defect_first_are_told_apart_by_sepa
     normal = torch.linspace(0.4, 0.6, 6).view(6, 1, 1, 1).expand(6, 1, 32, 32)
     figures = Validation(normal, list(range(6)), 0, det.validation_defects, torch.full((3, 1, 32, 32), 0.9))
     assert figures.measure(det)["rule"] == chosen
+
+
+class DotJudge(nn.Module):
+    """A stand-in D sure of a defect at one pixel (logit 10) and of none elsewhere (logit -10)."""
+
+    def forward(self, x):
+        logits = torch.full((len(x), *x.shape[-2:]), -10.0)
+        logits[:, 12, 20] = 10.0
+        return logits
+
+
+@pytest.mark.parametrize("sigma", [0.0, 2.0])
+def test_the_map_is_d_smoothed_and_the_judge_verdict_is_its_maximum(sigma):
+    """The map is D's probability smoothed by map_sigma (a lone sure pixel spreads into a soft spot), the same map
+    the judge's verdict takes the maximum of; map_sigma=0 gives D's probability itself."""
+    det = ganspect.RepairGAN(image_size=32, crop_size=16, width=4, steps=2, rounds=1, threshold_images=8,
+                             device="cpu").fit(torch.rand(16, 1, 32, 32))  # fmt: skip
+    det.repairer_, det.judge_, det.map_sigma = SquareRepair(), DotJudge(), sigma
+    images = torch.rand(3, 1, 32, 32)
+    scores, maps = det.score_and_map(images)
+    expected = smooth(torch.sigmoid(DotJudge()(images)), sigma)
+    np.testing.assert_allclose(maps, expected.numpy(), atol=1e-6)
+    np.testing.assert_allclose(scores, expected.flatten(1).amax(1).numpy(), atol=1e-6)
+    assert (maps[:, 12, 20] < 0.5).all() if sigma else (maps[:, 12, 20] > 0.99).all()

@@ -10,7 +10,7 @@ images alone (`ganspect.synthetic`):
 - With `adversarial_weight` > 0, D also judges the repair itself against the clean image: the content G invented
   inside a defect's mask is labelled "not genuine", and G is pushed to make it genuine-looking (a per-pixel,
   conditional GAN term). Weight 0 trains G by its reconstruction loss alone.
-- The map is D's probability map; the image score is its maximum after a Gaussian smoothing of `map_sigma`, or,
+- The map is D's probability map after a Gaussian smoothing of `map_sigma`; the image score is its maximum, or,
   with `verdict="repair"`, read off G's residual instead: D finds local defects best, but a product broken apart
   or bent out of shape is mostly made of normal-looking pixels, and what shows it is how far G's repair (which
   knows the usual shape) is from the image, as PCA's reconstruction shows it. `verdict="auto"` lets validation
@@ -175,7 +175,7 @@ class RepairGAN(Detector):
     steps: int = param(1000, "optimizer steps of training, one batch of crops each")
     batch_size: int = param(16, "crops per training batch; images per scoring batch")
     lr: float = param(2e-4, "Adam learning rate of G and D")
-    map_sigma: float = param(2.0, "std in pixels (at image_size) of the Gaussian that smooths D's map before its max")
+    map_sigma: float = param(2.0, "std in pixels (at image_size) of the Gaussian smoothing D's map (verdict: its max)")
     width: int = param(16, "channels of D's first convolution (G's: twice that); they double at each halving")
     crop_size: int = param(
         64, "side of the random training crops (a multiple of 16, at most image_size; equal: whole images)"
@@ -330,7 +330,7 @@ class RepairGAN(Detector):
         repair = self.repairer_(real)
         maps = torch.sigmoid(self.judge_(torch.cat([real, repair], 1)))  # (B, S, S) probability of "defect"
         residual = (real - repair).abs().mean(1) / 2  # (B, S, S) in [0, 1] grey levels, channels averaged
-        judged = smooth(maps, self.map_sigma).flatten(1).amax(1)
+        judged = smooth(maps, self.map_sigma).flatten(1).amax(1)  # the max of the map _finish smooths alike
         return torch.stack([judged, top_mean(smooth(residual, self.map_sigma), self.top_share)], 1), maps
 
     def _finish(self, scores: torch.Tensor, maps: torch.Tensor, rule: str) -> tuple[torch.Tensor, torch.Tensor]:
