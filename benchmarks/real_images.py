@@ -15,7 +15,7 @@ and shifts of the product are normal.
 `--known-defects K` measures what a user with a few real defective images gains: per seed, K defective test images
 (drawn by the seed) are handed to `fit` as `known_defects` and left out of the test set, which every row of that run
 is then scored on (a view of the folder made of symbolic links, OUT/known-split-seed<k>/). They choose the
-image-score rule ("RepairGAN, verdict auto": the verdict; "..., 5 folds": chosen over 5 cross-fitted models, so on
+image-score rule ("RepairGAN, verdict auto": the verdict; "... 5 folds": chosen over 5 cross-fitted models, so on
 all 30 good photos they held out rather than 6); the round kept stays with the synthetic defects.
 For every (detector, seed) the full `ganspect evaluate` output lands in OUT/<detector>-seed<k>/ (metrics.json,
 report.html, overlays/) so the heat maps can be looked at, and the fitted model beside it (OUT/<detector>-seed<k>.pt,
@@ -67,6 +67,16 @@ DETECTORS = {
     ),
     "AnoGAN, encoder, augmented, averaged G, refined": lambda seed: ganspect.AnoGAN(
         channels=3, mapping="encoder", augment=True, generator_average=0.995, refine_steps=30, seed=seed
+    ),
+    # the same, the image-score rule chosen over 5 folds (5 models): what a tie on 6 held-out photos needs
+    "AnoGAN, encoder, augmented, averaged G, refined, 5 folds": lambda seed: ganspect.AnoGAN(
+        channels=3,
+        mapping="encoder",
+        augment=True,
+        generator_average=0.995,
+        refine_steps=30,
+        validation_folds=5,
+        seed=seed,
     ),
     "OGNet": lambda seed: ganspect.OGNet(channels=3, seed=seed),
     "OGNet, augmented": lambda seed: ganspect.OGNet(channels=3, augment=True, seed=seed),
