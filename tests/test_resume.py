@@ -64,7 +64,8 @@ def test_kill_mid_training_then_resume_gives_the_same_model(digit_folder, tmp_pa
         for (key, x), y in zip(getattr(a, name + "_").state_dict().items(),
                                getattr(b, name + "_").state_dict().values(), strict=True):  # fmt: skip
             diff = (x.double() - y.double()).abs().max().item() if x.numel() else 0.0
-            assert diff <= 4e-3, (
+            scale = max(1.0, x.double().abs().max().item()) if x.numel() else 1.0  # BatchNorm variances run large
+            assert diff <= 4e-3 * scale, (
                 f"{name}.{key} differs after resuming from round {killed_at}: max |difference| {diff:.3g}"
             )
     assert a.history_.keys() == b.history_.keys() and a.threshold_ == pytest.approx(b.threshold_, rel=1e-2)
