@@ -71,24 +71,27 @@ def evaluate_folder(
         return _evaluate_into(det, root, items, folder, overlays, progress)
 
 
+def pixel_metrics(items: list, maps: np.ndarray) -> dict[str, float]:
+    """pixel_auroc and pixel_pro of `maps` (N, S, S) for the test images `items` (MVTecFolder.test_images()), each
+    map brought to its mask's own resolution; normal images count as all-normal pixels. Empty without masks."""
+    sizes = [image_size_of(t.path) for t in items]
+    with_masks = [i for i, t in enumerate(items) if t.mask_path is not None or t.label == 0]
+    if not any(items[i].mask_path is not None for i in with_masks):
+        return {}
+    masks = [
+        read_mask(items[i].mask_path, sizes[i]).numpy() if items[i].mask_path else np.zeros(sizes[i], bool)
+        for i in with_masks
+    ]
+    full_maps = [upsample_map(maps[i], sizes[i]) for i in with_masks]
+    return {"pixel_auroc": pixel_auroc(masks, full_maps), "pixel_pro": pro_auc(masks, full_maps)}
+
+
 def _evaluate_into(det: Detector, root, items: list, out: Path, overlays: int, progress: bool) -> dict:
     scores, maps = det.score_and_map(ImageFiles([t.path for t in items], det.channels, det.image_size), progress)
     labels = np.array([t.label for t in items])
     predicted = (scores > det.threshold_).astype(int)
-    metrics = {**image_metrics(labels, scores), "threshold": det.threshold_}
-
-    # pixel metrics at each mask's own resolution; normal images count as all-normal pixels
+    metrics = {**image_metrics(labels, scores), "threshold": det.threshold_, **pixel_metrics(items, maps)}
     sizes = [image_size_of(t.path) for t in items]
-    with_masks = [i for i, t in enumerate(items) if t.mask_path is not None or t.label == 0]
-    if any(items[i].mask_path is not None for i in with_masks):
-        masks = [
-            read_mask(items[i].mask_path, sizes[i]).numpy() if items[i].mask_path else np.zeros(sizes[i], bool)
-            for i in with_masks
-        ]
-        full_maps = [upsample_map(maps[i], sizes[i]) for i in with_masks]
-        metrics["pixel_auroc"] = pixel_auroc(masks, full_maps)
-        metrics["pixel_pro"] = pro_auc(masks, full_maps)
-        del masks, full_maps
     metrics.update(
         n_images=len(items),
         n_anomalous=int(labels.sum()),

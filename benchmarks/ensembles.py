@@ -1,0 +1,83 @@
+"""Seed ensembles, measured on saved models: does averaging the scores and maps of several fits beat each fit alone?
+
+    python benchmarks/ensembles.py --data ../shared/data/cookies --out bench_out/ensembles.json \
+        --ensemble OUT/RepairGAN_augmented-seed0.pt OUT/RepairGAN_augmented-seed1.pt OUT/RepairGAN_augmented-seed2.pt \
+        --ensemble OUT2/RepairGAN_augmented-seed3.pt ...
+
+The models are the ones `benchmarks/real_images.py` saves beside its reports (fits of one detector with other
+seeds, so each also held out other photos for validation and trained on the rest). Each `--ensemble` is scored on the
+folder's test set: every member alone, then the member's finished scores and maps averaged (each image's score
+stays its own: the members never see the rest of the batch). Prints, and writes to `--out` (JSON), image AUROC,
+pixel AUROC and PRO of every member and every ensemble, and over the ensembles their mean +- std. Nothing is chosen:
+the members are whatever was fitted. This is a measurement, not a detector: ganspect has no ensemble field yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+import ganspect
+from ganspect.checkpoint import check_output, write_text
+from ganspect.data import ImageFiles, MVTecFolder
+from ganspect.evaluate import pixel_metrics
+from ganspect.metrics import image_metrics
+
+METRICS = ("image_auroc", "pixel_auroc", "pixel_pro")
+
+
+def figures(items: list, scores: np.ndarray, maps: np.ndarray) -> dict[str, float]:
+    labels = np.array([t.label for t in items])
+    return {k: v for k, v in {**image_metrics(labels, scores), **pixel_metrics(items, maps)}.items() if k in METRICS}
+
+
+def run_ensemble(paths: list[Path], items: list) -> dict:
+    """Each member's figures and the averaged members'."""
+    scores, maps, members = [], [], []
+    for path in paths:
+        det = ganspect.load(path)
+        s, m = det.score_and_map(ImageFiles([t.path for t in items], det.channels, det.image_size))
+        scores.append(s)
+        maps.append(m)
+        members.append({"model": str(path), **figures(items, s, m)})
+        print(f"  {path.name}: " + ", ".join(f"{k} {members[-1][k]:.3f}" for k in METRICS), flush=True)
+    averaged = figures(items, np.mean(scores, 0), np.mean(maps, 0))
+    print("  averaged: " + ", ".join(f"{k} {averaged[k]:.3f}" for k in METRICS), flush=True)
+    return {"members": members, "averaged": averaged}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="MVTec AD-style folder with masks")
+    parser.add_argument("--ensemble", type=Path, nargs="+", action="append", required=True, help="saved models")
+    parser.add_argument("--out", type=Path, required=True, help="a new JSON file for the figures")
+    args = parser.parse_args()
+    try:
+        check_output(args.out)
+    except ValueError as err:
+        parser.error(f"--out: {err}")
+    for path in (p for group in args.ensemble for p in group):
+        if not path.is_file():
+            parser.error(f"--ensemble: {path}: no such model file")
+    items = MVTecFolder(args.data).test_images()
+    results = []
+    for k, group in enumerate(args.ensemble):
+        print(f"ensemble {k}: {len(group)} members", flush=True)
+        results.append(run_ensemble(group, items))
+    summary = {}
+    for k in METRICS:
+        single = np.array([m[k] for r in results for m in r["members"]])
+        averaged = np.array([r["averaged"][k] for r in results])
+        summary[k] = {"members": [single.mean(), single.std()], "averaged": [averaged.mean(), averaged.std()]}
+        print(
+            f"{k}: members {single.mean():.3f} +- {single.std():.3f} ({len(single)}), "
+            f"averaged {averaged.mean():.3f} +- {averaged.std():.3f} ({len(averaged)})"
+        )
+    write_text(args.out, json.dumps({"ensembles": results, "summary": summary}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
