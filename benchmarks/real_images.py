@@ -5,12 +5,12 @@
 Each detector runs with its defaults plus `--channels 3` (and `mapping="encoder"` for AnoGAN): what a user runs
 with no other flags. Nothing is chosen on test labels. `--detectors "OGNet, fixed settings"` runs OGNet with the
 choices validation makes fixed in advance instead, to show what the label-free choices are worth; the rows named
-"WGAN-GP", "map reference", "augmented", "averaged G", "refined" and "repair verdict" change one setting each
-(f-AnoGAN's own GAN; `map_reference=True`; `augment=True`; `generator_average=0.995`; `refine_steps=30`;
-`verdict="repair"`), to measure it. "RepairGAN, validation picks augmentation
-or not" is no extra training: per seed where both RepairGAN rows ran, the one whose label-free validation proxy is
-higher (its fit time is both fits'), which is what a user without defective images can do when unsure that flips
-and shifts of the product are normal.
+"WGAN-GP", "map reference", "augmented", "averaged G", "refined", "adversarial weight 0" and "repair verdict" change
+one setting each (f-AnoGAN's own GAN; `map_reference=True`; `augment=True`; `generator_average=0.995`;
+`refine_steps=30`; `adversarial_weight=0`; `verdict="repair"`), to measure it. "RepairGAN, validation picks
+augmentation or not" is no extra training: per seed where both RepairGAN rows ran, the one whose label-free
+validation proxy is higher (its fit time is both fits'), which is what a user without defective images can do when
+unsure that flips and shifts of the product are normal.
 
 `--known-defects K` measures what a user with a few real defective images gains: per seed, K defective test images
 (drawn by the seed) are handed to `fit` as `known_defects` and left out of the test set, which every row of that run
@@ -80,6 +80,8 @@ DETECTORS = {
     ),
     "OGNet": lambda seed: ganspect.OGNet(channels=3, seed=seed),
     "OGNet, augmented": lambda seed: ganspect.OGNet(channels=3, augment=True, seed=seed),
+    # phase one without the adversarial half of G's loss (the paper's a = 0.5): a plain denoising autoencoder
+    "OGNet, adversarial weight 0": lambda seed: ganspect.OGNet(channels=3, adversarial_weight=0.0, seed=seed),
     "RepairGAN": lambda seed: ganspect.RepairGAN(channels=3, seed=seed),
     "RepairGAN, augmented": lambda seed: ganspect.RepairGAN(channels=3, augment=True, seed=seed),
     # the image score read off G's residual instead of D's map (verdict="repair"); the map is D's either way
