@@ -40,6 +40,11 @@ def run_ensemble(paths: list[Path], items: list) -> dict:
     for path in paths:
         det = ganspect.load(path)
         s, m = det.score_and_map(ImageFiles([t.path for t in items], det.channels, det.image_size))
+        if maps and m.shape != maps[0].shape:
+            raise SystemExit(
+                f"--ensemble: {path}: maps of {m.shape[1:]} pixels, the group's first model {maps[0].shape[1:]}; "
+                "expected models of one image_size"
+            )
         scores.append(s)
         maps.append(m)
         members.append({"model": str(path), **figures(items, s, m)})
@@ -53,7 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="MVTec AD-style folder with masks")
     parser.add_argument("--ensemble", type=Path, nargs="+", action="append", required=True, help="saved models")
-    parser.add_argument("--out", type=Path, required=True, help="a new JSON file for the figures")
+    parser.add_argument("--out", type=Path, required=True, help="the JSON file for the figures (replaced if present)")
     args = parser.parse_args()
     try:
         check_output(args.out)

@@ -71,10 +71,11 @@ def evaluate_folder(
         return _evaluate_into(det, root, items, folder, overlays, progress)
 
 
-def pixel_metrics(items: list, maps: np.ndarray) -> dict[str, float]:
+def pixel_metrics(items: list, maps: np.ndarray, sizes: list | None = None) -> dict[str, float]:
     """pixel_auroc and pixel_pro of `maps` (N, S, S) for the test images `items` (MVTecFolder.test_images()), each
-    map brought to its mask's own resolution; normal images count as all-normal pixels. Empty without masks."""
-    sizes = [image_size_of(t.path) for t in items]
+    map brought to its mask's own resolution (`sizes`, the images' (H, W), when the caller has read them already);
+    normal images count as all-normal pixels. Empty without masks."""
+    sizes = sizes or [image_size_of(t.path) for t in items]
     with_masks = [i for i, t in enumerate(items) if t.mask_path is not None or t.label == 0]
     if not any(items[i].mask_path is not None for i in with_masks):
         return {}
@@ -90,8 +91,8 @@ def _evaluate_into(det: Detector, root, items: list, out: Path, overlays: int, p
     scores, maps = det.score_and_map(ImageFiles([t.path for t in items], det.channels, det.image_size), progress)
     labels = np.array([t.label for t in items])
     predicted = (scores > det.threshold_).astype(int)
-    metrics = {**image_metrics(labels, scores), "threshold": det.threshold_, **pixel_metrics(items, maps)}
     sizes = [image_size_of(t.path) for t in items]
+    metrics = {**image_metrics(labels, scores), "threshold": det.threshold_, **pixel_metrics(items, maps, sizes)}
     metrics.update(
         n_images=len(items),
         n_anomalous=int(labels.sum()),
