@@ -6,10 +6,10 @@
 
 The models are the ones `benchmarks/real_images.py` saves beside its reports (fits of one detector with other
 seeds, so each also held out other photos for validation and trained on the rest). Each `--ensemble` is scored on the
-folder's test set: every member alone, then the member's finished scores and maps averaged (each image's score
-stays its own: the members never see the rest of the batch). Prints, and writes to `--out` (JSON), image AUROC,
-pixel AUROC and PRO of every member and every ensemble, and over the ensembles their mean +- std. Nothing is chosen:
-the members are whatever was fitted. This is a measurement, not a detector: ganspect has no ensemble field yet.
+folder's test set: every member alone, then as a `ganspect.Ensemble` (the members' finished scores and maps averaged;
+what `ganspect ensemble MODELS -o FILE` writes). Prints, and writes to `--out` (JSON), image AUROC, pixel AUROC and
+PRO of every member and every ensemble, and over the ensembles their mean +- std. Nothing is chosen: the members are
+whatever was fitted.
 """
 
 from __future__ import annotations
@@ -35,21 +35,17 @@ def figures(items: list, scores: np.ndarray, maps: np.ndarray) -> dict[str, floa
 
 
 def run_ensemble(paths: list[Path], items: list) -> dict:
-    """Each member's figures and the averaged members'."""
-    scores, maps, members = [], [], []
-    for path in paths:
-        det = ganspect.load(path)
-        s, m = det.score_and_map(ImageFiles([t.path for t in items], det.channels, det.image_size))
-        if maps and m.shape != maps[0].shape:
-            raise SystemExit(
-                f"--ensemble: {path}: maps of {m.shape[1:]} pixels, the group's first model {maps[0].shape[1:]}; "
-                "expected models of one image_size"
-            )
-        scores.append(s)
-        maps.append(m)
-        members.append({"model": str(path), **figures(items, s, m)})
+    """Each member's figures and the ensemble's."""
+    models, members = [ganspect.load(path) for path in paths], []
+    try:
+        ensemble = ganspect.Ensemble(models)
+    except ValueError as err:
+        raise SystemExit(f"--ensemble {' '.join(map(str, paths))}: {err}") from None
+    test = ImageFiles([t.path for t in items], ensemble.channels, ensemble.image_size)
+    for path, det in zip(paths, models, strict=True):
+        members.append({"model": str(path), **figures(items, *det.score_and_map(test))})
         print(f"  {path.name}: " + ", ".join(f"{k} {members[-1][k]:.3f}" for k in METRICS), flush=True)
-    averaged = figures(items, np.mean(scores, 0), np.mean(maps, 0))
+    averaged = figures(items, *ensemble.score_and_map(test))
     print("  averaged: " + ", ".join(f"{k} {averaged[k]:.3f}" for k in METRICS), flush=True)
     return {"members": members, "averaged": averaged}
 

@@ -1,6 +1,7 @@
 """The scoring service: the API's contract, batching, overload, bad input, and the page in a real browser."""
 
 import base64
+import dataclasses
 import io
 import shutil
 import threading
@@ -74,6 +75,18 @@ def test_scores_equal_the_detectors_on_the_same_files(model, files):
     assert heat.size == (model.image_size, model.image_size)
     assert card["detector"] == "OGNet" and card["threshold"] == model.threshold_ and card["channels"] == 1
     assert card["image_size"] == 16 and "proxy" in card["validation"] and card["hyperparameters"]["width"] == 8
+
+
+def test_an_ensemble_is_served_like_a_detector(model, digits, files):
+    other = ganspect.OGNet(**{**dataclasses.asdict(model), "seed": 1}).fit(digits.train)
+    ensemble = ganspect.Ensemble([model, other])
+    with running(serve.make_app(ensemble)) as url:
+        answer = httpx.post(f"{url}/score", files=parts(files[:4])).json()["results"]
+        card = httpx.get(f"{url}/model").json()
+    expected = ensemble.score(ImageFiles(files[:4], 1, 16))
+    np.testing.assert_allclose([item["score"] for item in answer], expected, rtol=1e-6)
+    assert card["detector"] == "Ensemble" and card["threshold"] == ensemble.threshold_
+    assert [m["seed"] for m in card["hyperparameters"]["members"]] == [0, 1]
 
 
 def test_a_model_loaded_in_the_scoring_thread_scores_the_same(model, files, tmp_path):

@@ -1,4 +1,5 @@
-"""The command line: fit | score | evaluate | demo. `fit` flags are made from the detector's fields."""
+"""The command line: fit | ensemble | score | evaluate | export | serve | benchmark | demo. `fit` flags are made
+from the detector's fields."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from . import __version__
 from .checkpoint import check_output
 from .data import ImageFiles, MVTecFolder, expand_paths, set_max_pixels
 from .detector import Detector, detector_classes, load
+from .ensemble import Ensemble
 from .evaluate import evaluate_folder, write_scores_csv
 
 
@@ -94,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, required=True, help="output folder")
     evaluate.add_argument("--overlays", type=int, default=16, help="how many heat-map overlays to write")
     evaluate.add_argument("--device", default=None, help="override the model's device")
+
+    ensemble = commands.add_parser(
+        "ensemble", help="join fits of one method (other seeds) into one model that averages their scores and maps"
+    )
+    ensemble.add_argument("models", type=Path, nargs="+", help="fitted models (.pt) of one method and image size")
+    ensemble.add_argument("-o", "--output", type=Path, required=True, help="where to write the ensemble (.pt)")
 
     export = commands.add_parser(
         "export", help="write a one-pass scorer (encoder AnoGAN, OGNet, RepairGAN, baselines) as ONNX"
@@ -205,6 +213,19 @@ def run(args: argparse.Namespace) -> int:
         det = load(args.model, args.device)
         metrics = evaluate_folder(det, args.data, args.out, overlays=args.overlays, progress=progress)
         print(json.dumps(metrics, indent=2))
+    elif args.command == "ensemble":
+        check_output(args.output)
+        try:
+            joined = Ensemble([load(path) for path in args.models])
+        except ValueError as err:  # it counts members from 0: name the files
+            named = ", ".join(f"{k} = {path}" for k, path in enumerate(args.models))
+            raise ValueError(f"{err} (members: {named})") from None
+        joined.save(args.output)
+        kind = type(joined.members[0]).__name__
+        print(
+            f"joined {len(joined.members)} {kind} models -> {args.output}: scores and maps averaged; threshold "
+            f"{joined.threshold_:.4g} (the mean of the members')"
+        )
     elif args.command == "export":
         from .export import export_onnx
 

@@ -13,7 +13,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -35,6 +35,9 @@ from .validation import (
     pooled,
     split_indices,
 )
+
+if TYPE_CHECKING:
+    from .ensemble import Ensemble
 
 log = logging.getLogger(__name__)
 
@@ -505,9 +508,11 @@ def detector_classes() -> dict[str, type[Detector]]:
     }
 
 
-def load(path: str | Path, device: str | None = None) -> Detector:
-    """Read a detector saved with `save`; `device` overrides the one it was saved with."""
-    detectors = detector_classes()
+def load(path: str | Path, device: str | None = None) -> Detector | Ensemble:
+    """Read a detector (or an Ensemble of them) saved with `save`; `device` overrides the one it was saved with."""
+    from .ensemble import Ensemble  # it holds detectors, so it imports this module
+
+    detectors = {**detector_classes(), "Ensemble": Ensemble}
     ckpt = read_checkpoint(path)
     kind = ckpt.get("detector")
     if kind not in detectors:

@@ -1,5 +1,5 @@
-"""ONNX export of the one-pass scorers (AnoGAN with the encoder, OGNet, RepairGAN, the baselines), for deployment
-without PyTorch.
+"""ONNX export of the one-pass scorers (AnoGAN with the encoder, OGNet, RepairGAN, the baselines, and ensembles of
+them on whole images), for deployment without PyTorch.
 
 The graph takes float images in [0, 1] shaped (N, C, S, S), S being the networks' size (`det.net_size`), and
 returns `score` (N,) and `anomaly_map` (N, S, S), exactly what the detector computes for those inputs. In patch
@@ -20,6 +20,7 @@ from torch import nn
 from .checkpoint import atomic_output
 from .data import as_dataset, batches, cut_patches, stitch_patches
 from .detector import Detector
+from .ensemble import Ensemble
 
 
 class OnePassScorer(nn.Module):
@@ -37,7 +38,28 @@ class OnePassScorer(nn.Module):
         return self.det._finish(scores, maps, self.det.score_rule_)
 
 
-def check_exportable(det: Detector) -> None:
+class EnsembleScorer(nn.Module):
+    """The members' one-pass scorers side by side in one graph, their finished scores and maps averaged."""
+
+    def __init__(self, ensemble: Ensemble):
+        super().__init__()
+        self.members = nn.ModuleList(OnePassScorer(member) for member in ensemble.members)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        results = [member(images) for member in self.members]
+        return torch.stack([s for s, _ in results]).mean(0), torch.stack([m for _, m in results]).mean(0)
+
+
+def check_exportable(det: Detector | Ensemble) -> None:
+    if isinstance(det, Ensemble):
+        if det.patch_size:
+            raise ValueError(
+                "an ensemble of patch-mode models: each member stitches its patches and finishes its map before the "
+                "average, which one patch graph cannot hold; export the members one by one"
+            )
+        for member in det.members:
+            check_exportable(member)
+        return
     det._check_usable()
     if getattr(det, "mapping", None) == "search":
         raise ValueError(
@@ -52,14 +74,16 @@ def check_exportable(det: Detector) -> None:
         )
 
 
-def export_onnx(det: Detector, path: str | Path, opset: int = 18) -> Path:
-    """Write the detector's one-pass scorer to `path` (atomically); the batch dimension is dynamic."""
+def export_onnx(det: Detector | Ensemble, path: str | Path, opset: int = 18) -> Path:
+    """Write the detector's one-pass scorer (an ensemble's: all members', averaged) to `path` (atomically); the
+    batch dimension is dynamic."""
     check_exportable(det)
     det = type(det).from_checkpoint(det.to_checkpoint(), device="cpu")  # export from a CPU copy
     example = torch.rand(2, det.channels, det.net_size, det.net_size)
+    scorer = EnsembleScorer(det) if isinstance(det, Ensemble) else OnePassScorer(det)
     with atomic_output(path) as tmp:
         torch.onnx.export(
-            OnePassScorer(det).eval(),
+            scorer.eval(),
             (example,),
             str(tmp),
             input_names=["images"],
@@ -73,7 +97,7 @@ def export_onnx(det: Detector, path: str | Path, opset: int = 18) -> Path:
     return Path(path)
 
 
-def score_with_onnx(onnx_path: str | Path, det: Detector, images) -> tuple[np.ndarray, np.ndarray]:
+def score_with_onnx(onnx_path: str | Path, det: Detector | Ensemble, images) -> tuple[np.ndarray, np.ndarray]:
     """Score images with onnxruntime the way a deployment would: preprocessing as the detector does it, the
     graph on whole images or on patches, and in patch mode the patches stitched back outside the graph."""
     import onnxruntime as ort

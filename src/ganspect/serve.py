@@ -56,6 +56,7 @@ from threadpoolctl import threadpool_limits
 from . import __version__
 from .data import ImageTooLarge, read_image, resize
 from .detector import Detector
+from .ensemble import Ensemble
 from .evaluate import heat_colours
 
 MAX_REQUEST_BYTES = 32 * 2**20
@@ -94,7 +95,12 @@ class Batcher:
     model is loaded (`load`) in the thread that scores with it."""
 
     def __init__(
-        self, load: Callable[[], Detector], max_batch: int, max_wait_ms: float, queue_size: int, model_threads: int
+        self,
+        load: Callable[[], Detector | Ensemble],
+        max_batch: int,
+        max_wait_ms: float,
+        queue_size: int,
+        model_threads: int,
     ):
         self.max_batch, self.max_wait, self.queue_size = max_batch, max_wait_ms / 1000, queue_size
         self.queue: asyncio.Queue | None = None
@@ -171,7 +177,7 @@ def heat_png(anomaly_map: np.ndarray, scale: float) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def model_card(det: Detector, map_scale: float) -> dict:
+def model_card(det: Detector | Ensemble, map_scale: float) -> dict:
     """What GET /model says: enough for a client to know what it talks to and what a request costs."""
     params = dataclasses.asdict(det)
     cost = "one forward pass per image"
@@ -195,7 +201,7 @@ def model_card(det: Detector, map_scale: float) -> dict:
 
 
 def make_app(
-    det: Detector | Callable[[], Detector],
+    det: Detector | Ensemble | Callable[[], Detector | Ensemble],
     max_batch: int = 32,
     max_wait_ms: float = 0.0,
     queue_size: int = 256,
@@ -219,7 +225,11 @@ def make_app(
     if max_wait_ms < 0:
         raise ValueError(f"max_wait_ms: expected a number >= 0, got {max_wait_ms}")
     batcher = Batcher(
-        (lambda: det) if isinstance(det, Detector) else det, max_batch, max_wait_ms, queue_size, model_threads
+        (lambda: det) if isinstance(det, (Detector, Ensemble)) else det,
+        max_batch,
+        max_wait_ms,
+        queue_size,
+        model_threads,
     )
     det = batcher.det
     # decoding gets a bounded pool of its own, not asyncio's shared default one, so a flood of uploads cannot start
