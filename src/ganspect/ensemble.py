@@ -28,13 +28,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from .checkpoint import save_checkpoint
 from .data import as_dataset, batches
 from .detector import Detector, detector_classes
 
@@ -125,32 +123,13 @@ class Ensemble:
             results = [member.score_and_map(x) for member in self.members]
             yield np.mean([s for s, _ in results], 0), np.mean([m for _, m in results], 0)
 
-    def score_and_map(self, images, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """(scores (N,) float32, maps (N, S, S) float32), each the mean of the members'."""
-        scores, maps = [], []
-        for s, m in self._scored_batches(images, progress):
-            scores.append(s)
-            maps.append(m)
-        if not scores:
-            return np.zeros(0, np.float32), np.zeros((0, self.image_size, self.image_size), np.float32)
-        return np.concatenate(scores), np.concatenate(maps)
-
-    def score(self, images, progress: bool = False) -> np.ndarray:
-        """(N,) float32 anomaly scores, higher = more anomalous; maps are dropped batch by batch."""
-        scores = [s for s, _ in self._scored_batches(images, progress)]
-        return np.concatenate(scores) if scores else np.zeros(0, np.float32)
-
-    def anomaly_map(self, images, progress: bool = False) -> np.ndarray:
-        return self.score_and_map(images, progress)[1]
-
-    def predict(self, images, progress: bool = False) -> np.ndarray:
-        """(N,) int: 1 where score > threshold_, else 0."""
-        return (self.score(images, progress) > self.threshold_).astype(np.int64)
-
-    # --- saving ------------------------------------------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
-        """One plain checkpoint holding every member's, atomically; `ganspect.load` reads it back."""
-        save_checkpoint(path, self.to_checkpoint())
+    # the public API is the detectors' own, written on _scored_batches, image_size, threshold_ and to_checkpoint:
+    # borrowed, not inherited, since an ensemble has none of a detector's fields
+    score_and_map = Detector.score_and_map
+    score = Detector.score
+    anomaly_map = Detector.anomaly_map
+    predict = Detector.predict
+    save = Detector.save
 
     def to_checkpoint(self) -> dict[str, Any]:
         return {
