@@ -8,17 +8,19 @@ The models are the ones `benchmarks/real_images.py` saves beside its reports (fi
 seeds, so each also held out other photos for validation and trained on the rest). Each `--ensemble` is scored on the
 folder's test set: every member alone, then as a `ganspect.Ensemble` (the members' finished scores and maps averaged;
 what `ganspect ensemble MODELS -o FILE` writes). Prints, and writes to `--out` (JSON), image AUROC, pixel AUROC and
-PRO of every member and every ensemble, and over the ensembles their mean +- std. Nothing is chosen: the members are
-whatever was fitted.
+PRO of every member and every ensemble, and over the ensembles their mean +- std; and the scoring time per image
+(the decoded test images in one call, the median of 3). Nothing is chosen: the members are whatever was fitted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 import ganspect
 from ganspect.checkpoint import check_output, write_text
@@ -42,12 +44,27 @@ def run_ensemble(paths: list[Path], items: list) -> dict:
     except ValueError as err:
         raise SystemExit(f"--ensemble {' '.join(map(str, paths))}: {err}") from None
     test = ImageFiles([t.path for t in items], ensemble.channels, ensemble.image_size)
+    decoded = torch.stack([test[i] for i in range(len(test))])
     for path, det in zip(paths, models, strict=True):
-        members.append({"model": str(path), **figures(items, *det.score_and_map(test))})
-        print(f"  {path.name}: " + ", ".join(f"{k} {members[-1][k]:.3f}" for k in METRICS), flush=True)
-    averaged = figures(items, *ensemble.score_and_map(test))
-    print("  averaged: " + ", ".join(f"{k} {averaged[k]:.3f}" for k in METRICS), flush=True)
+        members.append({"model": str(path), **figures(items, *det.score_and_map(test)), **timed(det, decoded)})
+        print(f"  {path.name}: " + summary_line(members[-1]), flush=True)
+    averaged = {**figures(items, *ensemble.score_and_map(test)), **timed(ensemble, decoded)}
+    print("  averaged: " + summary_line(averaged), flush=True)
     return {"members": members, "averaged": averaged}
+
+
+def timed(det, images: torch.Tensor, repeats: int = 3) -> dict[str, float]:
+    """Scoring alone, in ms per image: the decoded test images in one call, the median of `repeats`."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        det.score(images)
+        times.append((time.perf_counter() - start) / len(images) * 1000)
+    return {"score_ms_per_image": float(np.median(times))}
+
+
+def summary_line(row: dict) -> str:
+    return ", ".join(f"{k} {row[k]:.3f}" for k in METRICS) + f"; {row['score_ms_per_image']:.2f} ms/image"
 
 
 def main() -> None:
@@ -77,6 +94,10 @@ def main() -> None:
             f"{k}: members {single.mean():.3f} +- {single.std():.3f} ({len(single)}), "
             f"averaged {averaged.mean():.3f} +- {averaged.std():.3f} ({len(averaged)})"
         )
+    single = np.median([m["score_ms_per_image"] for r in results for m in r["members"]])
+    averaged = np.median([r["averaged"]["score_ms_per_image"] for r in results])
+    summary["score_ms_per_image"] = {"members": single, "averaged": averaged}
+    print(f"scoring: members {single:.2f} ms/image, ensembles {averaged:.2f} ms/image (medians)")
     write_text(args.out, json.dumps({"ensembles": results, "summary": summary}, indent=2) + "\n")
 
 

@@ -39,8 +39,9 @@ METRICS = ("image_auroc", "pixel_auroc")
 FOREIGN = {"brick": "gravel", "grass": "brick", "gravel": "grass"}
 FILL = {"brick": "grass", "grass": "gravel", "gravel": "brick"}  # never the test's foreign source
 FILLED, PICK = "RepairGAN, filled from a texture", "RepairGAN, validation picks the fill or not"
-# (seed, the fill texture's file) -> detector
-DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector]] = {
+# (seed, the fill texture's file) -> detector, or a list of detectors: fitted one after another, then joined as a
+# ganspect.Ensemble (seed k's members are seeds 3k, 3k + 1, 3k + 2, so no two ensembles share a member)
+DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector | list[ganspect.Detector]]] = {
     "per-pixel Gaussian": lambda seed, fill: ganspect.PixelGaussian(image_size=SIZE, seed=seed),
     "PCA reconstruction": lambda seed, fill: ganspect.PCAReconstruction(image_size=SIZE, seed=seed),
     "RepairGAN": lambda seed, fill: ganspect.RepairGAN(image_size=SIZE, seed=seed),
@@ -56,6 +57,12 @@ DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector]] = {
     "RepairGAN, filled, 5000 steps": lambda seed, fill: ganspect.RepairGAN(
         image_size=SIZE, steps=5000, seed=seed, fill_source=str(fill)
     ),
+    "RepairGAN, three fits joined": lambda seed, fill: [
+        ganspect.RepairGAN(image_size=SIZE, seed=3 * seed + k) for k in range(3)
+    ],
+    "RepairGAN, filled, three fits joined": lambda seed, fill: [
+        ganspect.RepairGAN(image_size=SIZE, seed=3 * seed + k, fill_source=str(fill)) for k in range(3)
+    ],
 }
 DEFAULT_DETECTORS = ["per-pixel Gaussian", "PCA reconstruction", "RepairGAN", FILLED]
 
@@ -96,9 +103,12 @@ def texture_split(folder: Path, name: str) -> dict[str, torch.Tensor]:
 
 
 def run_one(name: str, seed: int, split: dict[str, torch.Tensor], fill: Path) -> dict:
-    det = DETECTORS[name](seed, fill)
+    made = DETECTORS[name](seed, fill)
     start = time.perf_counter()
-    det.fit(split["train"])
+    if isinstance(made, list):
+        det = ganspect.Ensemble([member.fit(split["train"]) for member in made])
+    else:
+        det = made.fit(split["train"])
     fit_s = time.perf_counter() - start
     scores, maps = det.score_and_map(split["test"])
     return {
