@@ -54,6 +54,10 @@ def test_save_load_gives_identical_scores(ensemble, digits, tmp_path):
     np.testing.assert_array_equal(again.score(digits.test[:8]), ensemble.score(digits.test[:8]))
     raw = torch.load(tmp_path / "e.pt", weights_only=True)  # a plain dict; each member carries its hyperparameters
     assert raw["detector"] == "Ensemble" and raw["members"][1]["params"]["seed"] == 1
+    raw["members"][1]["detector"] = "Nonesuch"  # a file from a ganspect that knows other methods
+    torch.save(raw, tmp_path / "odd.pt")
+    with pytest.raises(ValueError, match=r"odd\.pt: member 1 is an unknown detector 'Nonesuch'"):
+        ganspect.load(tmp_path / "odd.pt")
 
 
 def test_members_that_cannot_be_averaged_are_refused(members, digits):

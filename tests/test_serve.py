@@ -87,6 +87,7 @@ def test_an_ensemble_is_served_like_a_detector(model, digits, files):
     np.testing.assert_allclose([item["score"] for item in answer], expected, rtol=1e-6)
     assert card["detector"] == "Ensemble" and card["threshold"] == ensemble.threshold_
     assert [m["seed"] for m in card["hyperparameters"]["members"]] == [0, 1]
+    assert card["cost"] == "2 models, each one forward pass per image"
 
 
 def test_a_model_loaded_in_the_scoring_thread_scores_the_same(model, files, tmp_path):

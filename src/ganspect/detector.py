@@ -521,3 +521,5 @@ def load(path: str | Path, device: str | None = None) -> Detector | Ensemble:
         return detectors[kind].from_checkpoint(ckpt, device)
     except (KeyError, RuntimeError, TypeError) as err:
         raise ValueError(f"{path}: a ganspect checkpoint, but its contents do not rebuild a {kind}: {err}") from None
+    except ValueError as err:  # a field it cannot take here (a CUDA device), an ensemble's unknown member
+        raise ValueError(f"{path}: {err}") from None

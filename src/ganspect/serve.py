@@ -180,12 +180,16 @@ def heat_png(anomaly_map: np.ndarray, scale: float) -> str:
 def model_card(det: Detector | Ensemble, map_scale: float) -> dict:
     """What GET /model says: enough for a client to know what it talks to and what a request costs."""
     params = dataclasses.asdict(det)
+    members = det.members if isinstance(det, Ensemble) else [det]
     cost = "one forward pass per image"
-    if getattr(det, "mapping", None) == "search":
+    if getattr(members[0], "mapping", None) == "search":
+        steps = members[0].search_steps
         cost = (
-            f"a latent search of {det.search_steps} optimizer steps per image (AnoGAN): about "
-            f"{2 * det.search_steps} network passes per image, far slower than a one-pass detector"
+            f"a latent search of {steps} optimizer steps per image (AnoGAN): about {2 * steps} network passes per "
+            "image, far slower than a one-pass detector"
         )
+    if len(members) > 1:
+        cost = f"{len(members)} models, each {cost}"
     return {
         "detector": type(det).__name__,
         "ganspect": __version__,
