@@ -42,6 +42,7 @@ from ganspect.evaluate import evaluate_folder
 DETECTORS = {
     "per-pixel Gaussian": lambda seed: ganspect.PixelGaussian(channels=3, seed=seed),
     "PCA reconstruction": lambda seed: ganspect.PCAReconstruction(channels=3, seed=seed),
+    "local statistics, nearest neighbour": lambda seed: ganspect.LocalStatistics(channels=3, seed=seed),
     "AnoGAN, encoder": lambda seed: ganspect.AnoGAN(channels=3, mapping="encoder", seed=seed),
     # f-AnoGAN's own GAN; a WGAN-GP generator step costs about 7 DCGAN steps (5 critic steps with a gradient
     # penalty), so 160 of them (and the encoder's 800) keep the fit near the DCGAN row's time
@@ -100,7 +101,14 @@ DETECTORS = {
 }
 # per seed, the candidate fit a user keeps by the validation proxy alone
 PICKS = {"RepairGAN, validation picks augmentation or not": ("RepairGAN", "RepairGAN, augmented")}
-DEFAULT_DETECTORS = ["per-pixel Gaussian", "PCA reconstruction", "AnoGAN, encoder", "OGNet", "RepairGAN"]
+DEFAULT_DETECTORS = [
+    "per-pixel Gaussian",
+    "PCA reconstruction",
+    "local statistics, nearest neighbour",
+    "AnoGAN, encoder",
+    "OGNet",
+    "RepairGAN",
+]
 METRICS = ("image_auroc", "pixel_auroc", "pixel_pro")
 
 

@@ -44,6 +44,7 @@ FILLED, PICK = "RepairGAN, filled from a texture", "RepairGAN, validation picks 
 DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector | list[ganspect.Detector]]] = {
     "per-pixel Gaussian": lambda seed, fill: ganspect.PixelGaussian(image_size=SIZE, seed=seed),
     "PCA reconstruction": lambda seed, fill: ganspect.PCAReconstruction(image_size=SIZE, seed=seed),
+    "local statistics, nearest neighbour": lambda seed, fill: ganspect.LocalStatistics(image_size=SIZE, seed=seed),
     "RepairGAN": lambda seed, fill: ganspect.RepairGAN(image_size=SIZE, seed=seed),
     FILLED: lambda seed, fill: ganspect.RepairGAN(image_size=SIZE, seed=seed, fill_source=str(fill)),
     # three and five times the default training length (about 19 and 30 minutes a fit on one thread): run by name
@@ -64,7 +65,13 @@ DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector | list[ganspect.Det
         ganspect.RepairGAN(image_size=SIZE, seed=3 * seed + k, fill_source=str(fill)) for k in range(3)
     ],
 }
-DEFAULT_DETECTORS = ["per-pixel Gaussian", "PCA reconstruction", "RepairGAN", FILLED]
+DEFAULT_DETECTORS = [
+    "per-pixel Gaussian",
+    "PCA reconstruction",
+    "local statistics, nearest neighbour",
+    "RepairGAN",
+    FILLED,
+]
 
 
 def read_grey(folder: Path, name: str) -> torch.Tensor:

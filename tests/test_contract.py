@@ -47,6 +47,7 @@ SMALL["AnoGAN-encoder-refined"] = {**SMALL["AnoGAN-encoder"], "refine_steps": 5,
 SMALL["AnoGAN-encoder-reference"] = {**SMALL["AnoGAN-encoder"], "map_reference": True, "image_score": "map"}
 SMALL["PixelGaussian"] = dict(image_size=16, batch_size=16, threshold_images=32, device="cpu")
 SMALL["PCAReconstruction"] = dict(image_size=16, batch_size=16, threshold_images=32, device="cpu")
+SMALL["LocalStatistics"] = dict(image_size=16, batch_size=16, threshold_images=32, bank_size=500, device="cpu")
 
 
 def make(name, **overrides):

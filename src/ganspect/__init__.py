@@ -2,7 +2,7 @@
 per-pixel heat maps; several fits of one method averaged as an Ensemble."""
 
 from .anogan import AnoGAN
-from .baselines import PCAReconstruction, PixelGaussian
+from .baselines import LocalStatistics, PCAReconstruction, PixelGaussian
 from .detector import Detector, NotFittedError, load
 from .ensemble import Ensemble
 from .ognet import OGNet
@@ -16,6 +16,7 @@ __all__ = [
     "NotFittedError",
     "load",
     "OGNet",
+    "LocalStatistics",
     "PCAReconstruction",
     "PixelGaussian",
     "RepairGAN",

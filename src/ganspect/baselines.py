@@ -6,24 +6,33 @@ Neither learns by gradient descent; both fit in closed form from the normal imag
 - `PCAReconstruction`: principal components of the normal images (as vectors of pixels) keeping a share
   `variance` of their variance. The map is |x - reconstruction|, averaged over channels; the score is the mean
   squared reconstruction error.
+- `LocalStatistics`: at every pixel, the local mean, standard deviation and gradient energy of each channel in
+  windows of a few sizes; the map is the distance from a pixel's statistics to the nearest ones of a memory bank
+  drawn from the normal images, the score the map's maximum.
 
-Both model whole images at `image_size` and rely on the images being aligned (the same object in the same place);
-on textures or unaligned parts a GAN in patch mode has the better prior. They share the detector contract (fit,
-score, anomaly_map, predict, save, load, the validation split), so `ganspect fit gaussian|pca`, `evaluate` and the
-report work on them. Training fields that concern networks (epochs, lr, devices, ...) are ignored.
+The first two model whole images at `image_size` and rely on the images being aligned (the same object in the same
+place). The third ignores where a pixel is, so it also models textures and unaligned surfaces: what a local
+departure from normal texture (a scratch, a stain, a smoothed or foreign patch) looks like to a nearest-neighbour
+detector with no learned features, the floor for the texture benchmarks. All share the detector contract (fit,
+score, anomaly_map, predict, save, load, the validation split), so `ganspect fit gaussian|pca|local-stats`,
+`evaluate` and the report work on them. Training fields that concern networks (steps, lr, devices, ...) are
+ignored.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
+from scipy.spatial import cKDTree
 from torch import nn
 
 from .data import batches
 from .detector import Detector, param
-from .maps import top_mean
+from .maps import smooth, top_mean
 
 
 class PixelStatistics(nn.Module):
@@ -135,3 +144,117 @@ class PCAReconstruction(Detector):
     def _score_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         residual = x - self.subspace_(x)  # (B, C, S, S)
         return residual.pow(2).flatten(1).mean(1), residual.abs().mean(1)
+
+
+def window_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean over the (2 radius + 1)^2 window around each pixel, edges mirrored; same shape as x (B, C, H, W)."""
+    r = min(radius, x.shape[-1] - 1, x.shape[-2] - 1)
+    return F.avg_pool2d(F.pad(x, (r, r, r, r), mode="reflect"), 2 * r + 1, stride=1)
+
+
+def local_statistics(x: torch.Tensor, radii: tuple[int, ...]) -> torch.Tensor:
+    """(B, C, H, W) -> (B, 3 C len(radii), H, W): per channel and window radius, the local mean, the local
+    standard deviation and the root of the local mean squared gradient. The mean sees a stain, the deviation a
+    smoothed or a foreign patch, the gradient energy a scratch."""
+    gx = F.pad(x[..., :, 1:] - x[..., :, :-1], (0, 1, 0, 0), mode="replicate")
+    gy = F.pad(x[..., 1:, :] - x[..., :-1, :], (0, 0, 0, 1), mode="replicate")
+    gradient = gx**2 + gy**2
+    features = []
+    for r in radii:
+        mean = window_mean(x, r)
+        spread = (window_mean(x * x, r) - mean * mean).clamp_min(0).sqrt()
+        features += [mean, spread, window_mean(gradient, r).sqrt()]
+    return torch.cat(features, 1)
+
+
+class StatisticsBank(nn.Module):
+    """The feature scaling (each statistic's mean and std over the normal pixels) and the memory bank (K, F) of
+    scaled statistics; forward gives each pixel's distance to its nearest bank entry (B, H, W). The search is
+    scipy's k-d tree (exact, and about 50 times faster than brute force for these few dimensions), on the CPU."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(features))
+        self.register_buffer("std", torch.ones(features))
+        self.register_buffer("bank", torch.zeros(0, features))
+        self._tree: cKDTree | None = None
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # the bank's length depends on the training set: take the saved shape before loading the values
+        self.bank = torch.empty_like(state_dict[prefix + "bank"])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._tree = None
+
+    def set_bank(self, bank: torch.Tensor) -> None:
+        self.bank = bank.contiguous()
+        self._tree = None
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if self._tree is None:  # built on first use, after fit or load
+            self._tree = cKDTree(self.bank.cpu().double().numpy())
+        queries = (features.permute(0, 2, 3, 1) - self.mean) / self.std  # (B, H, W, F)
+        flat = queries.reshape(-1, queries.shape[-1]).cpu().double().numpy()
+        distance, _ = self._tree.query(flat, k=1, workers=torch.get_num_threads())
+        return torch.from_numpy(distance).float().view(queries.shape[:-1]).to(features.device)
+
+
+@dataclass(kw_only=True, eq=False)
+class LocalStatistics(Detector):
+    """Nearest-neighbour baseline on local statistics: a pixel is as anomalous as its window's mean, deviation and
+    gradient energy (several window sizes) are far from every normal window's; score = the map's maximum."""
+
+    scales: int = param(3, "window sizes: radii 2, 4, 8, ... (2^1 to 2^scales pixels at image_size)")
+    bank_size: int = param(20000, "normal pixels' statistics kept in the memory bank (drawn evenly from the images)")
+    map_sigma: float = param(1.5, "std in pixels (at image_size) of the Gaussian that smooths the maps; 0: none")
+
+    network_names: ClassVar[tuple[str, ...]] = ("bank",)
+    command: ClassVar[str] = "local-stats"
+
+    @property
+    def radii(self) -> tuple[int, ...]:
+        return tuple(2**k for k in range(1, self.scales + 1))
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.patch_size:
+            raise ValueError(
+                f"patch_size: local statistics ignore where a pixel is, on whole images; expected 0, got "
+                f"{self.patch_size}"
+            )
+        if self.augment:
+            raise ValueError("augment: the local-statistics baseline fits the images as they are; expected False")
+        if not (isinstance(self.scales, int) and not isinstance(self.scales, bool) and self.scales >= 1):
+            raise ValueError(f"scales: expected a positive integer, got {self.scales!r}")
+        if 2**self.scales >= self.image_size:
+            raise ValueError(
+                f"scales: the largest window (radius {2**self.scales}) must fit in image_size {self.image_size}; "
+                f"expected at most {int(math.log2(self.image_size - 1))}, got {self.scales}"
+            )
+        if not (isinstance(self.bank_size, int) and not isinstance(self.bank_size, bool) and self.bank_size >= 1):
+            raise ValueError(f"bank_size: expected a positive integer, got {self.bank_size!r}")
+
+    def _build_networks(self) -> dict[str, nn.Module]:
+        return {"bank": StatisticsBank(3 * self.channels * self.scales)}
+
+    def _train(self, data, progress: bool) -> None:
+        bank = self._build_networks()["bank"]
+        images = stacked(data, self.batch_size)
+        features = [local_statistics(x, self.radii) for x in images.split(self.batch_size)]
+        per_pixel = torch.cat([f.permute(0, 2, 3, 1).reshape(-1, f.shape[1]) for f in features])
+        bank.mean.copy_(per_pixel.mean(0))
+        bank.std.copy_(per_pixel.std(0, correction=0).clamp_min(1e-6))
+        # the same number of pixels from every image, at seeded random places
+        per_image = math.ceil(self.bank_size / len(images))
+        g = torch.Generator().manual_seed(self.seed)
+        pixels = images.shape[-1] * images.shape[-2]
+        picks = [i * pixels + torch.randperm(pixels, generator=g)[:per_image] for i in range(len(images))]
+        chosen = torch.cat(picks)[: self.bank_size]
+        bank.set_bank((per_pixel[chosen] - bank.mean) / bank.std)
+        self.bank_ = bank.to(self.device_)
+        self.history_ = {"bank": [float(len(chosen))]}
+
+    @torch.no_grad()
+    def _score_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        maps = self.bank_(local_statistics(x, self.radii))
+        # the maximum of the map as shown (smoothed): one stray pixel's distance alone does not make the verdict
+        return smooth(maps, self.map_sigma).flatten(1).amax(1), maps

@@ -495,7 +495,7 @@ def seeded_sample(data, count: int, seed: int) -> Subset:
 def detector_classes() -> dict[str, type[Detector]]:
     """Every detector by its class name: the one list that the CLI and `load` share."""
     from .anogan import AnoGAN
-    from .baselines import PCAReconstruction, PixelGaussian
+    from .baselines import LocalStatistics, PCAReconstruction, PixelGaussian
     from .ognet import OGNet
     from .repairgan import RepairGAN
 
@@ -505,6 +505,7 @@ def detector_classes() -> dict[str, type[Detector]]:
         "RepairGAN": RepairGAN,
         "PixelGaussian": PixelGaussian,
         "PCAReconstruction": PCAReconstruction,
+        "LocalStatistics": LocalStatistics,
     }
 
 

@@ -1,5 +1,5 @@
-"""ONNX export of the one-pass scorers (AnoGAN with the encoder, OGNet, RepairGAN, the baselines, and ensembles of
-them on whole images), for deployment without PyTorch.
+"""ONNX export of the one-pass scorers (AnoGAN with the encoder, OGNet, RepairGAN, the Gaussian and PCA baselines,
+and ensembles of them on whole images), for deployment without PyTorch.
 
 The graph takes float images in [0, 1] shaped (N, C, S, S), S being the networks' size (`det.net_size`), and
 returns `score` (N,) and `anomaly_map` (N, S, S), exactly what the detector computes for those inputs. In patch
@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .baselines import LocalStatistics
 from .checkpoint import atomic_output
 from .data import as_dataset, batches, cut_patches, stitch_patches
 from .detector import Detector
@@ -61,6 +62,11 @@ def check_exportable(det: Detector | Ensemble) -> None:
             check_exportable(member)
         return
     det._check_usable()
+    if isinstance(det, LocalStatistics):
+        raise ValueError(
+            "the local-statistics baseline looks up each pixel's nearest neighbour in a k-d tree (scipy), which an "
+            "ONNX graph cannot hold; score it with ganspect itself (the library, `ganspect score` or `ganspect serve`)"
+        )
     if getattr(det, "mapping", None) == "search":
         raise ValueError(
             "this AnoGAN maps images by the latent search, an iterative optimisation of Gamma steps per image that "
