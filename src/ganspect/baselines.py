@@ -209,6 +209,9 @@ class LocalStatistics(Detector):
 
     network_names: ClassVar[tuple[str, ...]] = ("bank",)
     command: ClassVar[str] = "local-stats"
+    # it trains on no defects, so any kinds validate it fairly; RepairGAN's, so that for one seed the two proxies
+    # come from the same held-out images and the same defects, and a user can pick between the two fits by them
+    validation_defects: ClassVar[tuple[str, ...]] = ("scratch", "blur", "stain")
 
     @property
     def radii(self) -> tuple[int, ...]:
