@@ -1,4 +1,5 @@
 import numpy as np
+from benchmarks.textures import FILLED, LOCAL, PICK, PICK_ANY, validation_picks
 
 from ganspect.benchmark import markdown_table, stratified_sample
 from ganspect.cli import main
@@ -26,3 +27,17 @@ def test_unknown_detector_is_named(tmp_path, capsys):
     code = main(["-q", "benchmark", "one-class-mnist", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
                  "--detectors", "anogan-foo"])  # fmt: skip
     assert code == 2 and "anogan-foo" in capsys.readouterr().err
+
+
+def test_texture_benchmark_picks_each_seeds_fit_by_its_validation_proxy():
+    def row(detector, seed, proxy):
+        return {"texture": "grass", "detector": detector, "seed": seed, "fit_minutes": 1.0,
+                "validation": {"proxy": proxy}, "image_auroc": proxy}  # fmt: skip
+
+    rows = [row("RepairGAN", 0, 0.7), row(FILLED, 0, 0.8), row(LOCAL, 0, 0.9)]
+    rows += [row("RepairGAN", 1, 0.9), row(FILLED, 1, 0.6)]
+    picks = {(r["detector"], r["seed"]): r for r in validation_picks(rows)}
+    assert picks[PICK, 0]["picked"] == FILLED and picks[PICK, 0]["fit_minutes"] == 2.0
+    assert picks[PICK_ANY, 0]["picked"] == LOCAL and picks[PICK_ANY, 0]["fit_minutes"] == 3.0
+    assert picks[PICK, 1]["picked"] == "RepairGAN"
+    assert (PICK_ANY, 1) not in picks  # seed 1 lacks the local-statistics fit: no pick among three
