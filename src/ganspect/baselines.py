@@ -170,7 +170,8 @@ def local_statistics(x: torch.Tensor, radii: tuple[int, ...]) -> torch.Tensor:
 class StatisticsBank(nn.Module):
     """The feature scaling (each statistic's mean and std over the normal pixels) and the memory bank (K, F) of
     scaled statistics; forward gives each pixel's distance to its nearest bank entry (B, H, W). The search is
-    scipy's k-d tree (exact, and about 50 times faster than brute force for these few dimensions), on the CPU."""
+    scipy's k-d tree, exact and on the CPU: on grey textures (9 statistics) it fitted and scored 25 times faster
+    than a brute-force search in torch, with the same distances."""
 
     def __init__(self, features: int):
         super().__init__()
@@ -242,19 +243,25 @@ class LocalStatistics(Detector):
     def _train(self, data, progress: bool) -> None:
         bank = self._build_networks()["bank"]
         images = stacked(data, self.batch_size)
-        features = [local_statistics(x, self.radii) for x in images.split(self.batch_size)]
-        per_pixel = torch.cat([f.permute(0, 2, 3, 1).reshape(-1, f.shape[1]) for f in features])
-        bank.mean.copy_(per_pixel.mean(0))
-        bank.std.copy_(per_pixel.std(0, correction=0).clamp_min(1e-6))
-        # the same number of pixels from every image, at seeded random places
+        # the same number of pixels from every image, at seeded random places; the statistics' mean and spread
+        # over every pixel are summed batch by batch, so memory holds one batch's features, not the whole set's
         per_image = math.ceil(self.bank_size / len(images))
         g = torch.Generator().manual_seed(self.seed)
-        pixels = images.shape[-1] * images.shape[-2]
-        picks = [i * pixels + torch.randperm(pixels, generator=g)[:per_image] for i in range(len(images))]
-        chosen = torch.cat(picks)[: self.bank_size]
-        bank.set_bank((per_pixel[chosen] - bank.mean) / bank.std)
+        total, squares, chosen = 0.0, 0.0, []
+        for x in images.split(self.batch_size):
+            features = local_statistics(x, self.radii).permute(0, 2, 3, 1).flatten(1, 2).double()  # (B, H W, F)
+            total = total + features.sum((0, 1))
+            squares = squares + features.pow(2).sum((0, 1))
+            for one in features:
+                chosen.append(one[torch.randperm(len(one), generator=g)[:per_image]])
+        count = images.shape[0] * images.shape[-1] * images.shape[-2]
+        mean = total / count
+        bank.mean.copy_(mean)
+        bank.std.copy_((squares / count - mean**2).clamp_min(0).sqrt().clamp_min(1e-6))
+        vectors = torch.cat(chosen)[: self.bank_size].float()
+        bank.set_bank((vectors - bank.mean) / bank.std)
         self.bank_ = bank.to(self.device_)
-        self.history_ = {"bank": [float(len(chosen))]}
+        self.history_ = {"bank": [float(len(vectors))]}
 
     @torch.no_grad()
     def _score_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
