@@ -19,6 +19,7 @@ from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
 from .anogan import AnoGAN
+from .baselines import LocalStatistics, PCAReconstruction, PixelGaussian
 from .checkpoint import write_text
 from .data import one_class_mnist
 from .detector import Detector
@@ -42,6 +43,10 @@ DETECTORS: dict[str, Callable[[str], Detector]] = {
     "ognet-fixed": lambda device: OGNet(
         image_size=28, width=32, steps=470, image_score="model", pick_round=False, old_round=2, device=device
     ),
+    # the floor, on the same split
+    "gaussian": lambda device: PixelGaussian(image_size=28, device=device),
+    "pca": lambda device: PCAReconstruction(image_size=28, device=device),
+    "local-stats": lambda device: LocalStatistics(image_size=28, device=device),
 }
 SAMPLED = {"anogan-search"}  # rows scored on a stratified sample of the test set
 

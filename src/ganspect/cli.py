@@ -133,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     mnist.add_argument("--data", type=Path, required=True, help="folder with the four MNIST files (.gz or not)")
     mnist.add_argument("--out", type=Path, required=True, help="writes results.json and results.md here")
     mnist.add_argument("--digits", type=int, nargs="+", default=list(range(10)))
-    mnist.add_argument("--detectors", nargs="+", default=["anogan-search", "anogan-encoder", "ognet"])
+    mnist.add_argument(
+        "--detectors", nargs="+", default=["gaussian", "pca", "anogan-search", "anogan-encoder", "ognet"]
+    )
     mnist.add_argument("--per-digit-sample", type=int, default=30, help="test images per digit for the search rows")
     mnist.add_argument("--device", default="auto")
 
