@@ -1,6 +1,6 @@
 """Reference baselines: the floor every GAN detector is measured against.
 
-Neither learns by gradient descent; both fit in closed form from the normal images, in seconds.
+None learns by gradient descent; each fits from the normal images in seconds (the first two in closed form).
 - `PixelGaussian`: each pixel's mean and standard deviation over the normal images. The map is each pixel's
   |x - mean| / std, averaged over channels; the image score is the mean of its highest `top_share` values.
 - `PCAReconstruction`: principal components of the normal images (as vectors of pixels) keeping a share
