@@ -90,6 +90,16 @@ def test_an_ensemble_is_served_like_a_detector(model, digits, files):
     assert card["cost"] == "2 models, each one forward pass per image"
 
 
+def test_the_local_statistics_baseline_is_served_like_a_detector(digits, files):
+    baseline = ganspect.LocalStatistics(image_size=16, bank_size=2000, device="cpu").fit(digits.train)
+    with running(serve.make_app(baseline)) as url:
+        answer = httpx.post(f"{url}/score", files=parts(files[:4]), params={"map": 1}).json()["results"]
+        card = httpx.get(f"{url}/model").json()
+    expected = baseline.score(ImageFiles(files[:4], 1, 16))
+    np.testing.assert_allclose([item["score"] for item in answer], expected, rtol=1e-6)
+    assert card["detector"] == "LocalStatistics" and "nearest-neighbour lookup per pixel" in card["cost"]
+
+
 def test_a_model_loaded_in_the_scoring_thread_scores_the_same(model, files, tmp_path):
     """`ganspect serve` hands make_app a loader, called in the model's thread; the scores do not change."""
     model.save(tmp_path / "model.pt")

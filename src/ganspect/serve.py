@@ -54,6 +54,7 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 
 from . import __version__
+from .baselines import LocalStatistics
 from .data import ImageTooLarge, read_image, resize
 from .detector import Detector
 from .ensemble import Ensemble
@@ -188,6 +189,8 @@ def model_card(det: Detector | Ensemble, map_scale: float) -> dict:
             f"a latent search of {steps} optimizer steps per image (AnoGAN): about {2 * steps} network passes per "
             "image, far slower than a one-pass detector"
         )
+    if isinstance(members[0], LocalStatistics):
+        cost = "one nearest-neighbour lookup per pixel (a k-d tree on the CPU), no network"
     if len(members) > 1:
         cost = f"{len(members)} models, each {cost}"
     return {
