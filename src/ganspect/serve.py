@@ -189,6 +189,12 @@ def model_card(det: Detector | Ensemble, map_scale: float) -> dict:
             f"a latent search of {steps} optimizer steps per image (AnoGAN): about {2 * steps} network passes per "
             "image, far slower than a one-pass detector"
         )
+    elif getattr(members[0], "refine_steps", 0):
+        steps = members[0].refine_steps
+        cost = (
+            f"one encoder pass, then {steps} latent-search steps per image (AnoGAN's refine_steps): about "
+            f"{2 * steps + 1} network passes per image"
+        )
     if isinstance(members[0], LocalStatistics):
         cost = "one nearest-neighbour lookup per pixel (a k-d tree on the CPU), no network"
     if len(members) > 1:
