@@ -100,12 +100,14 @@ def test_the_local_statistics_baseline_is_served_like_a_detector(digits, files):
     assert card["detector"] == "LocalStatistics" and "nearest-neighbour lookup per pixel" in card["cost"]
 
 
-def test_the_model_card_counts_the_encoders_refinement(digits):
+def test_the_model_card_counts_the_search_and_the_encoders_refinement(digits):
     refined = ganspect.AnoGAN(image_size=16, width=8, latent_dim=8, steps=2, rounds=1, mapping="encoder",
                               refine_steps=5, threshold_images=8, device="cpu").fit(digits.train)  # fmt: skip
     assert "5 latent-search steps per image" in serve.model_card(refined, 1.0)["cost"]
     refined.refine_steps = 0
     assert serve.model_card(refined, 1.0)["cost"] == "one forward pass per image"
+    searching = ganspect.AnoGAN(search_steps=40)  # each method words its own cost; no fit needed to read it
+    assert searching.scoring_cost.startswith("a latent search of 40 optimizer steps per image")
 
 
 def test_a_model_loaded_in_the_scoring_thread_scores_the_same(model, files, tmp_path):

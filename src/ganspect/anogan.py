@@ -86,6 +86,20 @@ class AnoGAN(Detector):
     def network_names(self) -> tuple[str, ...]:  # type: ignore[override]
         return ("generator", "discriminator") + (("encoder",) if self.mapping == "encoder" else ())
 
+    @property
+    def scoring_cost(self) -> str:
+        if self.mapping == "search":
+            return (
+                f"a latent search of {self.search_steps} optimizer steps per image (AnoGAN): about "
+                f"{2 * self.search_steps} network passes per image, far slower than a one-pass detector"
+            )
+        if self.refine_steps:
+            return (
+                f"one encoder pass, then {self.refine_steps} latent-search steps per image (AnoGAN's refine_steps): "
+                f"about {2 * self.refine_steps + 1} network passes per image"
+            )
+        return super().scoring_cost
+
     def _check_params(self) -> None:
         super()._check_params()
         dcgan_layout(self.net_size, "patch_size" if self.patch_size else "image_size")

@@ -215,6 +215,10 @@ class LocalStatistics(Detector):
     validation_defects: ClassVar[tuple[str, ...]] = ("scratch", "blur", "stain")
 
     @property
+    def scoring_cost(self) -> str:
+        return "one nearest-neighbour lookup per pixel (a k-d tree on the CPU), no network"
+
+    @property
     def radii(self) -> tuple[int, ...]:
         return tuple(2**k for k in range(1, self.scales + 1))
 

@@ -116,6 +116,11 @@ class Detector:
     validation_defects: ClassVar[tuple[str, ...]] = ("blob", "cutpaste", "scar")
 
     @property
+    def scoring_cost(self) -> str:
+        """What scoring one image costs, in words (the service's model card says it to clients)."""
+        return "one forward pass per image"
+
+    @property
     def net_size(self) -> int:
         """Side of the squares the networks see: the patch in patch mode, else the whole image."""
         return self.patch_size or self.image_size

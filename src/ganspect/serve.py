@@ -54,7 +54,6 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 
 from . import __version__
-from .baselines import LocalStatistics
 from .data import ImageTooLarge, read_image, resize
 from .detector import Detector
 from .ensemble import Ensemble
@@ -182,23 +181,7 @@ def model_card(det: Detector | Ensemble, map_scale: float) -> dict:
     """What GET /model says: enough for a client to know what it talks to and what a request costs."""
     params = dataclasses.asdict(det)
     members = det.members if isinstance(det, Ensemble) else [det]
-    cost = "one forward pass per image"
-    if getattr(members[0], "mapping", None) == "search":
-        steps = members[0].search_steps
-        cost = (
-            f"a latent search of {steps} optimizer steps per image (AnoGAN): about {2 * steps} network passes per "
-            "image, far slower than a one-pass detector"
-        )
-    elif getattr(members[0], "refine_steps", 0):
-        steps = members[0].refine_steps
-        cost = (
-            f"one encoder pass, then {steps} latent-search steps per image (AnoGAN's refine_steps): about "
-            f"{2 * steps + 1} network passes per image"
-        )
-    if isinstance(members[0], LocalStatistics):
-        cost = "one nearest-neighbour lookup per pixel (a k-d tree on the CPU), no network"
-    if len(members) > 1:
-        cost = f"{len(members)} models, each {cost}"
+    cost = members[0].scoring_cost if len(members) == 1 else f"{len(members)} models, each {members[0].scoring_cost}"
     return {
         "detector": type(det).__name__,
         "ganspect": __version__,
