@@ -8,9 +8,12 @@ The protocol, fixed in advance:
 - test images are TEST_CROPS random 128x128 crops of the held-back quadrant: half left as they are, half given a
   defect from `ganspect.synthetic.UNSEEN_DEFECTS` (scratch, foreign texture, local blur, stain), a family that no
   detector trains on; the foreign texture comes from another of the three (FOREIGN);
+- every detector validates on a third family, `ganspect.synthetic.PROXY_DEFECTS` (specks, a warp, haze, grain):
+  what validation chooses (RepairGAN's round, the picks between fits) is never graded on the test's kind of defect;
 - the split and the test defects depend on the texture alone (split seed 0); `--seeds` vary the detectors' seeds.
 Image AUROC and pixel AUROC (every pixel of every test crop; untouched crops are all normal) per (texture,
-detector), as mean +- std over the seeds. Each detector runs with its defaults plus `channels=1, image_size=128`.
+detector), as mean +- std over the seeds. Each detector runs with its defaults plus `channels=1, image_size=128`
+and `validation_defects` the third family.
 "RepairGAN, filled from a texture" also fills its training defects with crops of the third texture (FILL), the
 one that is neither the trained texture nor the test's foreign source: an external anomaly source, as DRAEM uses.
 OUT/results.json is rewritten after every run; OUT/results.md holds the table.
@@ -32,38 +35,43 @@ from sklearn.metrics import roc_auc_score
 import ganspect
 from ganspect.checkpoint import write_text
 from ganspect.metrics import pixel_auroc
-from ganspect.synthetic import UNSEEN_DEFECTS, make_defects
+from ganspect.synthetic import PROXY_DEFECTS, UNSEEN_DEFECTS, make_defects
 
 SIZE, TRAIN_CROPS, TEST_CROPS = 128, 64, 48
+VALIDATION = ",".join(PROXY_DEFECTS)  # neither the test's kinds (UNSEEN_DEFECTS) nor RepairGAN's training kinds
 METRICS = ("image_auroc", "pixel_auroc")
 FOREIGN = {"brick": "gravel", "grass": "brick", "gravel": "grass"}
 FILL = {"brick": "grass", "grass": "gravel", "gravel": "brick"}  # never the test's foreign source
 FILLED, LOCAL = "RepairGAN, filled from a texture", "local statistics, nearest neighbour"
 PICK, PICK_ANY = "RepairGAN, validation picks the fill or not", "validation picks RepairGAN, filled or local statistics"
+
+
+def made(cls: type[ganspect.Detector], seed: int, **settings) -> ganspect.Detector:
+    return cls(image_size=SIZE, validation_defects=VALIDATION, seed=seed, **settings)
+
+
 # (seed, the fill texture's file) -> detector, or a list of detectors: fitted one after another, then joined as a
 # ganspect.Ensemble (seed k's members are seeds 3k, 3k + 1, 3k + 2, so no two ensembles share a member)
 DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector | list[ganspect.Detector]]] = {
-    "per-pixel Gaussian": lambda seed, fill: ganspect.PixelGaussian(image_size=SIZE, seed=seed),
-    "PCA reconstruction": lambda seed, fill: ganspect.PCAReconstruction(image_size=SIZE, seed=seed),
-    LOCAL: lambda seed, fill: ganspect.LocalStatistics(image_size=SIZE, seed=seed),
-    "RepairGAN": lambda seed, fill: ganspect.RepairGAN(image_size=SIZE, seed=seed),
-    FILLED: lambda seed, fill: ganspect.RepairGAN(image_size=SIZE, seed=seed, fill_source=str(fill)),
+    "per-pixel Gaussian": lambda seed, fill: made(ganspect.PixelGaussian, seed),
+    "PCA reconstruction": lambda seed, fill: made(ganspect.PCAReconstruction, seed),
+    LOCAL: lambda seed, fill: made(ganspect.LocalStatistics, seed),
+    "RepairGAN": lambda seed, fill: made(ganspect.RepairGAN, seed),
+    FILLED: lambda seed, fill: made(ganspect.RepairGAN, seed=seed, fill_source=str(fill)),
     # three and five times the default training length (about 19 and 30 minutes a fit on one thread): run by name
-    "RepairGAN, 3000 steps": lambda seed, fill: ganspect.RepairGAN(image_size=SIZE, steps=3000, seed=seed),
-    "RepairGAN, filled, 3000 steps": lambda seed, fill: ganspect.RepairGAN(
-        image_size=SIZE, steps=3000, seed=seed, fill_source=str(fill)
+    "RepairGAN, 3000 steps": lambda seed, fill: made(ganspect.RepairGAN, steps=3000, seed=seed),
+    "RepairGAN, filled, 3000 steps": lambda seed, fill: made(
+        ganspect.RepairGAN, steps=3000, seed=seed, fill_source=str(fill)
     ),
     # the image score read off G's residual instead of D's map (the map is D's either way)
-    "RepairGAN, repair verdict": lambda seed, fill: ganspect.RepairGAN(image_size=SIZE, verdict="repair", seed=seed),
-    "RepairGAN, 5000 steps": lambda seed, fill: ganspect.RepairGAN(image_size=SIZE, steps=5000, seed=seed),
-    "RepairGAN, filled, 5000 steps": lambda seed, fill: ganspect.RepairGAN(
-        image_size=SIZE, steps=5000, seed=seed, fill_source=str(fill)
+    "RepairGAN, repair verdict": lambda seed, fill: made(ganspect.RepairGAN, verdict="repair", seed=seed),
+    "RepairGAN, 5000 steps": lambda seed, fill: made(ganspect.RepairGAN, steps=5000, seed=seed),
+    "RepairGAN, filled, 5000 steps": lambda seed, fill: made(
+        ganspect.RepairGAN, steps=5000, seed=seed, fill_source=str(fill)
     ),
-    "RepairGAN, three fits joined": lambda seed, fill: [
-        ganspect.RepairGAN(image_size=SIZE, seed=3 * seed + k) for k in range(3)
-    ],
+    "RepairGAN, three fits joined": lambda seed, fill: [made(ganspect.RepairGAN, seed=3 * seed + k) for k in range(3)],
     "RepairGAN, filled, three fits joined": lambda seed, fill: [
-        ganspect.RepairGAN(image_size=SIZE, seed=3 * seed + k, fill_source=str(fill)) for k in range(3)
+        made(ganspect.RepairGAN, seed=3 * seed + k, fill_source=str(fill)) for k in range(3)
     ],
 }
 DEFAULT_DETECTORS = [

@@ -1,8 +1,11 @@
+from pathlib import Path
+
 import numpy as np
-from benchmarks.textures import FILLED, LOCAL, PICK, PICK_ANY, validation_picks
+from benchmarks.textures import DETECTORS, FILLED, LOCAL, PICK, PICK_ANY, validation_picks
 
 from ganspect.benchmark import markdown_table, stratified_sample
 from ganspect.cli import main
+from ganspect.synthetic import DEFECTS, UNSEEN_DEFECTS, defect_kinds
 
 
 def test_stratified_sample_takes_the_same_count_of_each_class_reproducibly():
@@ -41,3 +44,14 @@ def test_texture_benchmark_picks_each_seeds_fit_by_its_validation_proxy():
     assert picks[PICK_ANY, 0]["picked"] == LOCAL and picks[PICK_ANY, 0]["fit_minutes"] == 3.0
     assert picks[PICK, 1]["picked"] == "RepairGAN"
     assert (PICK_ANY, 1) not in picks  # seed 1 lacks the local-statistics fit: no pick among three
+
+
+def test_texture_benchmark_never_validates_on_the_tests_kind_of_defect():
+    """Every detector of the textures benchmark validates on kinds that are neither the test's (UNSEEN_DEFECTS) nor
+    any that RepairGAN trains on: its choices are never graded on the defects it is scored on."""
+    for name, make in DETECTORS.items():
+        made = make(0, Path("fill.png"))
+        for det in made if isinstance(made, list) else [made]:
+            kinds = set(defect_kinds(det.validation_defects))
+            assert kinds and not kinds & set(UNSEEN_DEFECTS) and not kinds & set(DEFECTS), name
+            det._check_params()

@@ -11,7 +11,7 @@ import ganspect
 from ganspect.maps import smooth
 from ganspect.metrics import pixel_auroc
 from ganspect.repairgan import FillCrops
-from ganspect.synthetic import CHANGED
+from ganspect.synthetic import CHANGED, defect_kinds
 from ganspect.validation import Validation
 
 from .conftest import TEXTURES, assert_same_networks, need
@@ -82,6 +82,8 @@ def test_crop_and_image_sizes_must_suit_the_networks():
         ganspect.RepairGAN(fill_share=1.5)._check_params()
     with pytest.raises(ValueError, match="verdict"):
         ganspect.RepairGAN(verdict="residual")._check_params()
+    with pytest.raises(ValueError, match="validation_defects: scar also trained on"):
+        ganspect.RepairGAN(validation_defects="scar,blur")._check_params()  # graded on its own training defects
 
 
 def test_map_finds_unseen_defects_on_a_real_texture():
@@ -172,7 +174,7 @@ def test_verdict_auto_is_chosen_by_validation_on_known_defects(defect_level, cho
     det.repairer_, det.judge_ = SquareRepair(), CalmJudge()
     normal = torch.linspace(0.4, 0.6, 6).view(6, 1, 1, 1).expand(6, 1, 32, 32)
     known = torch.full((3, 1, 32, 32), defect_level)
-    figures = Validation(normal, list(range(6)), 0, det.validation_defects, known).measure(det)
+    figures = Validation(normal, list(range(6)), 0, defect_kinds(det.validation_defects), known).measure(det)
     assert figures["rule"] == chosen
     det.score_rule_ = figures["rule"]
     scores = det.score(known)  # scored under the chosen verdict
@@ -204,7 +206,9 @@ def test_verdicts_that_both_rank_every_known_defect_first_are_told_apart_by_sepa
                              verdict="auto", device="cpu").fit(torch.rand(16, 1, 32, 32))  # fmt: skip
     det.repairer_, det.judge_ = SquareRepair(), SteepJudge(offset)
     normal = torch.linspace(0.4, 0.6, 6).view(6, 1, 1, 1).expand(6, 1, 32, 32)
-    figures = Validation(normal, list(range(6)), 0, det.validation_defects, torch.full((3, 1, 32, 32), 0.9))
+    figures = Validation(
+        normal, list(range(6)), 0, defect_kinds(det.validation_defects), torch.full((3, 1, 32, 32), 0.9)
+    )
     assert figures.measure(det)["rule"] == chosen
 
 

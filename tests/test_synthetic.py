@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganspect.synthetic import CHANGED, DEFECTS, UNSEEN_DEFECTS, make_defects
+from ganspect.synthetic import CHANGED, DEFECTS, EVERY_DEFECT, PROXY_DEFECTS, UNSEEN_DEFECTS, make_defects
 
 from .conftest import TEXTURES, need
 
@@ -23,10 +23,10 @@ def random_images(seed=0):
     return torch.rand(4, 3, 48, 40, generator=g)  # colour, not square: every kind must cope
 
 
-@pytest.mark.parametrize("kind", sorted(DEFECTS) + sorted(UNSEEN_DEFECTS))
+@pytest.mark.parametrize("kind", sorted(EVERY_DEFECT))
 def test_mask_is_exactly_where_pixels_changed(kind):
     images = random_images()
-    make = {**DEFECTS, **UNSEEN_DEFECTS}[kind]
+    make = EVERY_DEFECT[kind]
     for i in range(len(images)):
         g = torch.Generator().manual_seed(i)
         out, mask = make(images[i], images[(i + 1) % 4], g)
@@ -55,3 +55,21 @@ def test_unseen_defects_take_their_fill_from_the_foreign_sources(textures):
     damaged, masks = make_defects(brick, seed=0, kinds=("foreign",), sources=gravel)
     assert masks[0].any()
     assert torch.equal(damaged[0][:, masks[0]], gravel[0][:, masks[0]])  # the foreign texture, where it was pasted
+
+
+def test_the_three_families_are_made_by_different_generators():
+    """Training, test and validation-only defects share no kind, so a benchmark can keep each apart."""
+    names = [set(DEFECTS), set(UNSEEN_DEFECTS), set(PROXY_DEFECTS)]
+    assert sum(map(len, names)) == len(set.union(*names)) == len(EVERY_DEFECT)
+
+
+@pytest.mark.parametrize("kind", sorted(PROXY_DEFECTS))
+def test_validation_only_defects_change_real_textures_where_masked(textures, kind):
+    """On real grey texture crops, each validation-only kind changes a visible share of pixels (not a
+    single one, not half the image), and nothing outside its mask."""
+    damaged, masks = make_defects(textures, seed=0, kinds=(kind,), per_image=2)
+    for k in range(len(damaged)):
+        share = masks[k].float().mean()
+        assert 0.001 < share < 0.15
+        base = textures[k // 2]
+        assert (damaged[k][:, ~masks[k]] - base[:, ~masks[k]]).abs().max() <= CHANGED

@@ -6,7 +6,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 import ganspect
-from ganspect.validation import split_indices
+from ganspect.validation import Validation, split_indices
 
 
 def test_split_is_seeded_disjoint_and_capped():
@@ -33,6 +33,21 @@ def test_held_out_images_never_reach_training(digits):
     held_scores = det.score(images[held])
     np.testing.assert_allclose(det.held_out_scores_, held_scores, rtol=1e-6)
     assert det.threshold_ == pytest.approx(np.quantile(held_scores, 1 - det.contamination))
+
+
+def test_proxy_grades_the_defect_kinds_named_in_validation_defects(digits):
+    """validation_defects chooses what the proxy is made of: the fitted figures are those of Validation on exactly
+    those kinds, not of the default ones; an unknown kind is refused by name before any work."""
+    images = digits.train[:40]
+    det = ganspect.PixelGaussian(image_size=8, validation_defects="speck, haze", device="cpu").fit(images)
+    held = split_indices(40, det.validation_split, det.threshold_images, det.seed)[1]
+    as_unit = torch.from_numpy(images.astype(np.float32) / 255)[:, None]
+    named = Validation(as_unit, held, det.seed, ("speck", "haze")).measure(det)
+    default = Validation(as_unit, held, det.seed, ("blob", "cutpaste", "scar")).measure(det)
+    assert det.validation_["proxy_pixel_auroc"] == pytest.approx(named["proxy_pixel_auroc"])
+    assert det.validation_["proxy_pixel_auroc"] != pytest.approx(default["proxy_pixel_auroc"])
+    with pytest.raises(ValueError, match="validation_defects: expected a comma-separated choice"):
+        ganspect.PixelGaussian(validation_defects="speck,dent").fit(images)
 
 
 def test_proxy_prefers_the_trained_model_as_the_test_labels_do(digits):

@@ -208,11 +208,12 @@ class LocalStatistics(Detector):
     bank_size: int = param(20000, "normal pixels' statistics kept in the memory bank (drawn evenly from the images)")
     map_sigma: float = param(1.5, "std in pixels (at image_size) of the Gaussian that smooths the maps; 0: none")
 
-    network_names: ClassVar[tuple[str, ...]] = ("bank",)
-    command: ClassVar[str] = "local-stats"
     # it trains on no defects, so any kinds validate it fairly; RepairGAN's, so that for one seed the two proxies
     # come from the same held-out images and the same defects, and a user can pick between the two fits by them
-    validation_defects: ClassVar[tuple[str, ...]] = ("scratch", "blur", "stain")
+    validation_defects: str = param("scratch,blur,stain", "synthetic defects of the validation proxy (RepairGAN's)")
+
+    network_names: ClassVar[tuple[str, ...]] = ("bank",)
+    command: ClassVar[str] = "local-stats"
 
     @property
     def scoring_cost(self) -> str:

@@ -181,8 +181,9 @@ def run(args: argparse.Namespace) -> int:
                 chosen += f" (rule chosen over {v['validation_folds']:.0f} folds: mean AUROC {v['folds_auroc']:.3f})"
             print(
                 f"validation on {v['held_out_images']} held-out normal images: image AUROC {v['proxy_auroc']:.3f} and "
-                f"pixel AUROC {v['proxy_pixel_auroc']:.3f} on synthetic defects{chosen}; image score "
-                f"{det.score_rule_!r}; threshold {det.threshold_:.4g} (their {1 - det.contamination:.0%} quantile)"
+                f"pixel AUROC {v['proxy_pixel_auroc']:.3f} on synthetic defects ({det.validation_defects}){chosen}; "
+                f"image score {det.score_rule_!r}; threshold {det.threshold_:.4g} "
+                f"(their {1 - det.contamination:.0%} quantile)"
             )
     elif args.command == "score":
         check_output(args.csv)

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from .checkpoint import read_checkpoint, save_checkpoint
 from .data import RandomPatches, as_dataset, batches, cache_if_small, cut_patches, stitch_patches
 from .maps import SCORE_RULES, smooth, top_mean
+from .synthetic import EVERY_DEFECT, defect_kinds
 from .train import RoundCheckpoint
 from .validation import (
     MAP_SCALE_QUANTILE,
@@ -78,6 +79,11 @@ class Detector:
     validation_split: float = param(
         0.2, "share of the normal images held out of training (seeded): threshold_ and validation come from them"
     )
+    validation_defects: str = param(
+        "blob,cutpaste,scar",
+        "synthetic defects of the validation proxy, comma-separated kinds of ganspect.synthetic (a method that "
+        "trains on defects validates on other kinds, or the proxy measures how well it learned its own)",
+    )
     validation_folds: int = param(
         1,
         "k > 1: train k - 1 more models, each holding out another part of the images as large, and choose the "
@@ -111,9 +117,6 @@ class Detector:
     command: ClassVar[str] = ""  # its name on the command line: ganspect fit <command>
     # fields that only steer scoring, free to change on a fitted detector; any other change needs a refit
     scoring_fields: ClassVar[frozenset[str]] = frozenset({"batch_size", "patch_stride", "map_sigma", "top_share"})
-    # the synthetic defects of the validation proxy (ganspect.synthetic); a method that trains on some kinds must
-    # be validated on others, or the proxy only measures how well it learned its own training defects
-    validation_defects: ClassVar[tuple[str, ...]] = ("blob", "cutpaste", "scar")
 
     @property
     def scoring_cost(self) -> str:
@@ -156,6 +159,12 @@ class Detector:
             raise ValueError(f"rounds: must not exceed steps ({self.steps}), got {self.rounds}")
         if not 0 <= self.validation_split < 1:
             raise ValueError(f"validation_split: expected a share in [0, 1), got {self.validation_split!r}")
+        kinds = defect_kinds(self.validation_defects)
+        if not kinds or any(k not in EVERY_DEFECT for k in kinds):
+            raise ValueError(
+                f"validation_defects: expected a comma-separated choice of {sorted(EVERY_DEFECT)}, got "
+                f"{self.validation_defects!r}"
+            )
         if self.validation_folds > 1 and not self.validation_split:
             raise ValueError("validation_folds: the folds are held-out parts; expected validation_split > 0")
         if self.validation_folds > 1 and len(self._score_rules()) < 2:
@@ -272,7 +281,9 @@ class Detector:
 
     def _fit_split(self, data, train_idx: list[int], held_idx: list[int], known, progress: bool) -> None:
         """Train on data[train_idx], validating on data[held_idx] (and the known defects); the networks end frozen."""
-        self._validation = Validation(data, held_idx, self.seed, self.validation_defects, known) if held_idx else None
+        self._validation = (
+            Validation(data, held_idx, self.seed, defect_kinds(self.validation_defects), known) if held_idx else None
+        )
         train_data = Subset(data, train_idx) if held_idx else data
         self.map_reference_ = None
         self._reference = seeded_sample(train_data, self.threshold_images, self.seed) if self.map_reference else None

@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from .data import RandomPatches, expand_paths, image_size_of, read_image, resize
 from .detector import Detector, param
 from .maps import smooth, top_mean
-from .synthetic import DEFECTS, make_defects, randint
+from .synthetic import DEFECTS, defect_kinds, make_defects, randint
 from .train import make_fabric, round_lengths, shuffled_loader, take
 from .validation import BestRound
 
@@ -181,6 +181,9 @@ class RepairGAN(Detector):
         64, "side of the random training crops (a multiple of 16, at most image_size; equal: whole images)"
     )
     defects: str = param("blob,cutpaste,scar", "synthetic defects trained on, comma-separated: blob, cutpaste, scar")
+    validation_defects: str = param(
+        "scratch,blur,stain", "synthetic defects of the validation proxy: kinds it does not train on (defects)"
+    )
     defect_share: float = param(0.5, "share of each training batch that gets a synthetic defect")
     adversarial_weight: float = param(0.0, "weight of G's adversarial term against D (0: reconstruction loss only)")
     ssim_weight: float = param(1.0, "G's loss: squared error + ssim_weight * (1 - SSIM)")
@@ -200,7 +203,6 @@ class RepairGAN(Detector):
 
     network_names: ClassVar[tuple[str, ...]] = ("repairer", "judge")
     # validated on defects unlike those it trains on: on its own kinds the proxy saturates (0.995 on cookies)
-    validation_defects: ClassVar[tuple[str, ...]] = ("scratch", "blur", "stain")
     command: ClassVar[str] = "repairgan"
 
     def _check_params(self) -> None:
@@ -218,9 +220,14 @@ class RepairGAN(Detector):
             raise ValueError(f"crop_size: must not exceed image_size ({self.image_size}), got {self.crop_size}")
         if not isinstance(self.width, int) or self.width < 1:
             raise ValueError(f"width: expected a positive integer, got {self.width!r}")
-        kinds = self.defect_kinds()
+        kinds = defect_kinds(self.defects)
         if not kinds or any(k not in DEFECTS for k in kinds):
             raise ValueError(f"defects: expected a comma-separated choice of {sorted(DEFECTS)}, got {self.defects!r}")
+        if shared := set(kinds) & set(defect_kinds(self.validation_defects)):
+            raise ValueError(
+                f"validation_defects: {', '.join(sorted(shared))} also trained on (defects), so the proxy would grade "
+                f"the repairer on its own training defects; expected other kinds, got {self.validation_defects!r}"
+            )
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict: expected one of {VERDICTS}, got {self.verdict!r}")
         if self.image_score != "model":
@@ -235,9 +242,6 @@ class RepairGAN(Detector):
         for name in ("adversarial_weight", "ssim_weight"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name}: expected a number >= 0, got {getattr(self, name)!r}")
-
-    def defect_kinds(self) -> tuple[str, ...]:
-        return tuple(k.strip() for k in self.defects.split(",") if k.strip())
 
     def _build_networks(self) -> dict[str, nn.Module]:
         return {"repairer": Repairer(self.channels, 2 * self.width), "judge": Judge(self.channels, self.width)}
@@ -257,7 +261,7 @@ class RepairGAN(Detector):
         self.history_ = {"loss_repair": [], "loss_judge": []}
         ckpt = self._round_checkpoint(nets, opts, shuffle_rng, data, fabric, BestRound())
         start = ckpt.restore(self.history_)
-        kinds, a = self.defect_kinds(), self.adversarial_weight
+        kinds, a = defect_kinds(self.defects), self.adversarial_weight
         self._fills = FillCrops(self.fill_source, self.channels) if self.fill_source else None
 
         step = sum(lengths[:start])

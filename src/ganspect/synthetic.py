@@ -16,6 +16,13 @@ measure a detector trained on the first family against defects it has not seen t
 - `blur`: a smooth region blurred (a local loss of focus or a smear);
 - `stain`: a smooth region darkened or brightened (a spot of liquid, a discolouration).
 
+A third family, `PROXY_DEFECTS`, is made differently again, for a validation proxy that must stay independent of
+both a method's training defects and a benchmark's test defects (the textures benchmark validates on it):
+- `speck`: a cluster of small round spots, each darkened or brightened (pits, blowholes, dust);
+- `warp`: a smooth region whose content is displaced by a smooth random field (a dent, a fold, a crease);
+- `haze`: a smooth region pulled part of the way towards one grey level (a film, a smudge, condensation);
+- `grain`: a smooth region with noise added (contamination, a rough or corroded patch).
+
 Images are (C, H, W) floats in [0, 1]. The mask is exactly the set of pixels the defect changed (by more than half
 a grey level in some channel), so a pixel metric never counts an unchanged pixel as defective. Nothing is read from
 disk: every defect is made from the images it is given.
@@ -174,6 +181,67 @@ def stain(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tupl
 UNSEEN_DEFECTS: dict[str, Callable] = {"scratch": scratch, "foreign": foreign, "blur": blur, "stain": stain}
 
 
+def speck(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """3-12 round spots (radius 1-2.5% of the side, at least a pixel) within 5-15% of the side of one place, each
+    darkened to 20-50% of its grey levels or brightened 50-80% of the way to white."""
+    _, h, w = image.shape
+    side = min(h, w)
+    cy, cx, spread = uniform(g, 0.15, 0.85) * h, uniform(g, 0.15, 0.85) * w, uniform(g, 0.05, 0.15) * side
+    ys, xs = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+    out = image
+    for _ in range(randint(g, 3, 12)):
+        y, x = cy + uniform(g, -1, 1) * spread, cx + uniform(g, -1, 1) * spread
+        radius = max(0.75, uniform(g, 0.01, 0.025) * side)  # 0.75 reaches the nearest pixel centre wherever it is
+        dark = uniform(g, 0, 1) < 0.5
+        shaded = image * uniform(g, 0.2, 0.5) if dark else image + uniform(g, 0.5, 0.8) * (1 - image)
+        out = torch.where((ys - y) ** 2 + (xs - x) ** 2 <= radius**2, shaded, out)
+    return out, changed_mask(image, out)
+
+
+def warp(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A smooth region (3-10% of the image) whose content is moved by a smooth random displacement field of at most
+    2-5% of the side: the image's own pixels, out of their places."""
+    c, h, w = image.shape
+    region = smooth_region(h, w, g, coverage=(0.03, 0.10))
+    cells = randint(g, 2, 5)
+    field = F.interpolate(torch.randn(1, 2, cells, cells, generator=g), size=(h, w), mode="bicubic")
+    field = field / field.abs().amax().clamp_min(1e-6) * 2 * uniform(g, 0.02, 0.05)  # grid units: 2 = the side
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    grid = torch.stack([xs, ys], -1)[None] + field.permute(0, 2, 3, 1)
+    moved = F.grid_sample(image[None], grid, mode="bilinear", padding_mode="reflection", align_corners=True)[0]
+    out = torch.where(region, moved.clamp(0, 1), image)
+    return out, changed_mask(image, out)
+
+
+def haze(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A smooth region (3-10% of the image) pulled 40-70% of the way towards one level per channel: the region's
+    mean, lifted or lowered by up to 0.2."""
+    c, h, w = image.shape
+    region = smooth_region(h, w, g, coverage=(0.03, 0.10))
+    level = (image[:, region].mean(1) + uniform(g, -0.2, 0.2)).clamp(0, 1).view(c, 1, 1)
+    hazy = image + uniform(g, 0.4, 0.7) * (level - image)
+    out = torch.where(region, hazy, image)
+    return out, changed_mask(image, out)
+
+
+def grain(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A smooth region (2-8% of the image) with Gaussian noise of std 0.06-0.15 added, pixel by pixel."""
+    _, h, w = image.shape
+    region = smooth_region(h, w, g, coverage=(0.02, 0.08))
+    noisy = image + uniform(g, 0.06, 0.15) * torch.randn(image.shape, generator=g)
+    out = torch.where(region, noisy.clamp(0, 1), image)
+    return out, changed_mask(image, out)
+
+
+PROXY_DEFECTS: dict[str, Callable] = {"speck": speck, "warp": warp, "haze": haze, "grain": grain}
+EVERY_DEFECT: dict[str, Callable] = {**DEFECTS, **UNSEEN_DEFECTS, **PROXY_DEFECTS}
+
+
+def defect_kinds(text: str) -> tuple[str, ...]:
+    """The kinds named in a comma-separated field (`defects`, `validation_defects`), blanks dropped."""
+    return tuple(k.strip() for k in text.split(",") if k.strip())
+
+
 def make_defects(
     images: torch.Tensor,
     seed: int,
@@ -181,20 +249,19 @@ def make_defects(
     per_image: int = 1,
     sources: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each image (N, C, H, W) in [0, 1], `per_image` defective copies, their kinds (from DEFECTS or
-    UNSEEN_DEFECTS) taken in turn; the fill comes from `sources` (M, C, H, W) in turn when given (a foreign texture,
-    say), else from the next image of the set (or the image itself when alone). Returns (N * per_image, C, H, W)
-    images and (N * per_image, H, W) bool masks. Defect k of image i depends on (seed, i, k) alone."""
+    """For each image (N, C, H, W) in [0, 1], `per_image` defective copies, their kinds (of EVERY_DEFECT) taken in
+    turn; the fill comes from `sources` (M, C, H, W) in turn when given (a foreign texture, say), else from the next
+    image of the set (or the image itself when alone). Returns (N * per_image, C, H, W) images and (N * per_image,
+    H, W) bool masks. Defect k of image i depends on (seed, i, k) alone."""
     out, masks = [], []
-    every = {**DEFECTS, **UNSEEN_DEFECTS}
     for i, image in enumerate(images):
         source = images[(i + 1) % len(images)] if sources is None else sources[i % len(sources)]
         for k in range(per_image):
             g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, i, k]).generate_state(1)[0]))
             kind = kinds[(i * per_image + k) % len(kinds)]
-            defect, mask = every[kind](image, source, g)
+            defect, mask = EVERY_DEFECT[kind](image, source, g)
             if not mask.any():  # a fill that happened to match the image everywhere: paste its negative instead
-                defect, mask = every[kind](image, 1 - source, g)
+                defect, mask = EVERY_DEFECT[kind](image, 1 - source, g)
             out.append(defect)
             masks.append(mask)
     return torch.stack(out), torch.stack(masks)
