@@ -225,4 +225,5 @@ def test_demo_writes_a_report(tmp_path, monkeypatch):
     demo.run_demo(tmp_path / "demo_out", progress=False)
     written = sorted(p.name for p in (tmp_path / "demo_out").iterdir())
     assert written == [".ganspect-results", "metrics.json", "model.pt", "overlays", "report.html"]
-    assert "Validation at fit time" in (tmp_path / "demo_out" / "report.html").read_text()
+    report = (tmp_path / "demo_out" / "report.html").read_text()
+    assert "Validation at fit time" in report and "synthetic defects</td><td class='v'>blob,cutpaste,scar" in report

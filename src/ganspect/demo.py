@@ -14,7 +14,7 @@ from .checkpoint import results_folder, write_text
 from .data import one_class_digits, resize
 from .evaluate import map_scale, overlay, write_overlays
 from .metrics import image_metrics
-from .report import write_report
+from .report import fit_validation, write_report
 
 # Chosen in advance, not on test labels: small networks for 8x8 digits upscaled to 16x16, Gamma as in the paper.
 DEMO_SETTINGS = dict(image_size=16, channels=1, width=64, steps=600, batch_size=16, search_steps=500)
@@ -80,7 +80,7 @@ def _demo_into(out: Path, progress: bool, seed: int) -> dict:
         det.threshold_,
         names,
         lambda i: overlay(*view(i), scale=scale),
-        validation=det.validation_,
+        validation=fit_validation(det),
         history=det.history_,
     )
     return metrics

@@ -17,7 +17,7 @@ from .checkpoint import atomic_output, results_folder, write_text
 from .data import ImageFiles, MVTecFolder, image_size_of, read_image, read_mask, resize
 from .detector import Detector
 from .metrics import image_metrics, pixel_auroc, pro_auc
-from .report import write_report
+from .report import fit_validation, write_report
 
 
 def upsample_map(anomaly_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -125,7 +125,7 @@ def _evaluate_into(det: Detector, root, items: list, out: Path, overlays: int, p
         det.threshold_,
         [f"{t.defect}/{t.path.name}" for t in items],
         lambda i: overlay(*view(i), scale=scale),
-        validation=getattr(det, "validation_", None),
+        validation=fit_validation(det),
         history=getattr(det, "history_", None),
     )
     return metrics

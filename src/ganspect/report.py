@@ -84,6 +84,15 @@ def validation_plot(history: dict) -> str | None:
     return _png_data_uri(fig)
 
 
+def fit_validation(det) -> dict | None:
+    """What `det` measured on held-out normal images at fit time (validation_, or None), with the kinds of synthetic
+    defect its proxy was graded on where it has that field (an ensemble's members each have their own)."""
+    validation = getattr(det, "validation_", None)
+    if validation and validation.get("held_out_images") and hasattr(det, "validation_defects"):
+        return {**validation, "synthetic defects": det.validation_defects}
+    return validation
+
+
 def _figure(name: str, label: int, score: float, predicted: int, overlay: Image.Image) -> str:
     truth = "anomalous" if label else "normal"
     verdict = "flagged" if predicted else "passed"
