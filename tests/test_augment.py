@@ -1,4 +1,5 @@
-"""Training-time augmentation (`augment=True`): flips and small shifts of the images themselves."""
+"""Training-time augmentation (`augment=True`): flips and small shifts of the images themselves, or shifts only
+(`augment_flips=False`)."""
 
 import pytest
 import torch
@@ -7,10 +8,10 @@ import ganspect
 from ganspect.train import augment
 
 
-def views(image: torch.Tensor, shift: int) -> list[torch.Tensor]:
-    """Every flip and shift of one (C, H, W) image that `augment` may return."""
+def views(image: torch.Tensor, shift: int, flips: bool = True) -> list[torch.Tensor]:
+    """Every flip and shift of one (C, H, W) image that `augment` may return (only shifts: flips=False)."""
     out = []
-    for flipped in (image, image.flip(2), image.flip(1), image.flip(1).flip(2)):
+    for flipped in (image, image.flip(2), image.flip(1), image.flip(1).flip(2)) if flips else (image,):
         padded = torch.nn.functional.pad(flipped[None], (shift,) * 4, mode="reflect")[0]
         h, w = image.shape[1:]
         out += [padded[:, r : r + h, c : c + w] for r in range(2 * shift + 1) for c in range(2 * shift + 1)]
@@ -26,6 +27,16 @@ def test_each_image_becomes_a_flip_and_shift_of_itself():
         assert any(torch.equal(after, v) for v in views(before, 2))  # min(32, 48) / 16 = 2 pixels
     changed = sum(not torch.equal(a, b) for a, b in zip(x, out, strict=True))
     assert changed > 24  # 1/4 unflipped, 1/25 unshifted: about 31 of 32 change
+
+
+def test_shifts_only_never_flip():
+    """augment_flips=False: every view is a shift of the image as it is (random images: a flip is never a shift)."""
+    torch.manual_seed(0)
+    x = torch.rand(32, 3, 32, 48)
+    out = augment(x, flips=False)
+    for before, after in zip(x, out, strict=True):
+        assert any(torch.equal(after, v) for v in views(before, 2, flips=False))
+    assert sum(not torch.equal(a, b) for a, b in zip(x, out, strict=True)) > 24  # 1/25 unshifted
 
 
 def test_draws_follow_torchs_generator():
@@ -51,4 +62,5 @@ def test_the_field_reaches_training(name, digits):
     small |= own[name]
     plain = getattr(ganspect, name)(**small).fit(digits.train[:40])
     augmented = getattr(ganspect, name)(**small, augment=True).fit(digits.train[:40])
-    assert plain.history_ != augmented.history_
+    shifted = getattr(ganspect, name)(**small, augment=True, augment_flips=False).fit(digits.train[:40])
+    assert plain.history_ != augmented.history_ != shifted.history_ != plain.history_

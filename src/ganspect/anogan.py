@@ -169,7 +169,9 @@ class AnoGAN(Detector):
         # a generator step takes one batch (DCGAN) or one per critic step (WGAN-GP)
         per_step = self.critic_steps if self.gan == "wgan-gp" else 1
         batches_per_round = per_step * -(-self.steps // self.rounds)
-        loader, shuffle_rng = shuffled_loader(fabric, data, self.batch_size, self.seed, batches_per_round, self.augment)
+        loader, shuffle_rng = shuffled_loader(
+            fabric, data, self.batch_size, self.seed, batches_per_round, self.augment, self.augment_flips
+        )
         self.history_ = {"loss_disc": [], "loss_gen": []}
         best = BestRound()
         ckpt = self._round_checkpoint(nets, opts, shuffle_rng, data, fabric, best)

@@ -73,6 +73,9 @@ class Detector:
     batch_size: int = param(64, "images per training and scoring batch")
     lr: float = param(2e-4, "learning rate of the training optimizers")
     augment: bool = param(False, "train on random flips and shifts (up to image_size/16 px) of the images too")
+    augment_flips: bool = param(
+        True, "with augment: flips as well as shifts (False: shifts only, for products that a flip makes abnormal)"
+    )
     contamination: float = param(
         0.05, "share of normal training images allowed above threshold_: it is their (1 - contamination) quantile"
     )

@@ -257,7 +257,9 @@ class RepairGAN(Detector):
             # 4 crops per image read: a batch still spans several images when the set is small
             data = RandomPatches(data, self.crop_size, min(4, self.batch_size), self.seed)
         lengths = round_lengths(self.steps, self.rounds)
-        loader, shuffle_rng = shuffled_loader(fabric, data, self.batch_size, self.seed, max(lengths), self.augment)
+        loader, shuffle_rng = shuffled_loader(
+            fabric, data, self.batch_size, self.seed, max(lengths), self.augment, self.augment_flips
+        )
         self.history_ = {"loss_repair": [], "loss_judge": []}
         ckpt = self._round_checkpoint(nets, opts, shuffle_rng, data, fabric, BestRound())
         start = ckpt.restore(self.history_)

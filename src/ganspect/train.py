@@ -61,13 +61,15 @@ class ShardSampler(Sampler[int]):
         return iter(out[: self.length])
 
 
-def augment(x: torch.Tensor) -> torch.Tensor:
+def augment(x: torch.Tensor, flips: bool = True) -> torch.Tensor:
     """More views of a few normal images: each image of (B, C, H, W) flipped left-right and up-down with chance 1/2
-    each, and shifted by up to min(H, W)/16 pixels each way (mirrored at the edges). The draws come from torch's global
-    generator, which the training checkpoint saves, so a resumed training draws what an unbroken one would."""
+    each (unless not `flips`), and shifted by up to min(H, W)/16 pixels each way (mirrored at the edges). The draws
+    come from torch's global generator, which the training checkpoint saves, so a resumed training draws what an
+    unbroken one would."""
     count, (height, width) = len(x), x.shape[-2:]
-    x = torch.where(torch.rand(count, 1, 1, 1) < 0.5, x.flip(3), x)
-    x = torch.where(torch.rand(count, 1, 1, 1) < 0.5, x.flip(2), x)
+    if flips:
+        x = torch.where(torch.rand(count, 1, 1, 1) < 0.5, x.flip(3), x)
+        x = torch.where(torch.rand(count, 1, 1, 1) < 0.5, x.flip(2), x)
     shift = min(height, width) // 16
     if not shift:
         return x
@@ -78,11 +80,17 @@ def augment(x: torch.Tensor) -> torch.Tensor:
 
 
 def shuffled_loader(
-    fabric: Fabric, data: Dataset, batch_size: int, seed: int, steps: int, augmented: bool = False
+    fabric: Fabric,
+    data: Dataset,
+    batch_size: int,
+    seed: int,
+    steps: int,
+    augmented: bool = False,
+    flips: bool = True,
 ) -> tuple[DataLoader, torch.Generator]:
     """`steps` batches per pass (a round), reshuffled from a local generator, so the order depends on `seed` alone;
     with several processes each sees its own share of every permutation. `augmented`: every batch goes through
-    `augment` (the detectors' `augment` field).
+    `augment`, with or without `flips` (the detectors' `augment` and `augment_flips` fields).
 
     A batch holds batch_size images, or all of a smaller set (per process); with RandomPatches, batch_size patches
     from batch_size / count images. Returns the loader and its generator, whose state a resumable training saves."""
@@ -98,7 +106,7 @@ def shuffled_loader(
         batch_size=items,
         sampler=sampler,
         generator=generator,
-        collate_fn=(lambda items: augment(collate(items))) if augmented else collate,
+        collate_fn=(lambda items: augment(collate(items), flips)) if augmented else collate,
     )
     return fabric.setup_dataloaders(loader, use_distributed_sampler=False), generator
 
