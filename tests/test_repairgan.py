@@ -76,6 +76,8 @@ def test_crop_and_image_sizes_must_suit_the_networks():
         ganspect.RepairGAN(image_size=64, crop_size=128)._check_params()
     with pytest.raises(ValueError, match="defects"):
         ganspect.RepairGAN(defects="blob,stain")._check_params()  # stain is a test-only defect
+    with pytest.raises(ValueError, match="defects: expected a comma-separated choice"):
+        ganspect.RepairGAN(defects=["blob"])._check_params()  # a list, not the comma-separated text
     with pytest.raises(ValueError, match="patch_size"):
         ganspect.RepairGAN(patch_size=32)._check_params()
     with pytest.raises(ValueError, match="fill_share"):

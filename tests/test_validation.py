@@ -46,8 +46,9 @@ def test_proxy_grades_the_defect_kinds_named_in_validation_defects(digits):
     default = Validation(as_unit, held, det.seed, ("blob", "cutpaste", "scar")).measure(det)
     assert det.validation_["proxy_pixel_auroc"] == pytest.approx(named["proxy_pixel_auroc"])
     assert det.validation_["proxy_pixel_auroc"] != pytest.approx(default["proxy_pixel_auroc"])
-    with pytest.raises(ValueError, match="validation_defects: expected a comma-separated choice"):
-        ganspect.PixelGaussian(validation_defects="speck,dent").fit(images)
+    for wrong in ("speck,dent", ("speck", "haze")):  # an unknown kind; a tuple, as the class constant once was
+        with pytest.raises(ValueError, match="validation_defects: expected a comma-separated choice"):
+            ganspect.PixelGaussian(validation_defects=wrong).fit(images)
 
 
 def test_proxy_prefers_the_trained_model_as_the_test_labels_do(digits):

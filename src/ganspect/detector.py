@@ -162,7 +162,7 @@ class Detector:
             raise ValueError(f"rounds: must not exceed steps ({self.steps}), got {self.rounds}")
         if not 0 <= self.validation_split < 1:
             raise ValueError(f"validation_split: expected a share in [0, 1), got {self.validation_split!r}")
-        kinds = defect_kinds(self.validation_defects)
+        kinds = defect_kinds(self.validation_defects) if isinstance(self.validation_defects, str) else ()
         if not kinds or any(k not in EVERY_DEFECT for k in kinds):
             raise ValueError(
                 f"validation_defects: expected a comma-separated choice of {sorted(EVERY_DEFECT)}, got "

@@ -220,7 +220,7 @@ class RepairGAN(Detector):
             raise ValueError(f"crop_size: must not exceed image_size ({self.image_size}), got {self.crop_size}")
         if not isinstance(self.width, int) or self.width < 1:
             raise ValueError(f"width: expected a positive integer, got {self.width!r}")
-        kinds = defect_kinds(self.defects)
+        kinds = defect_kinds(self.defects) if isinstance(self.defects, str) else ()
         if not kinds or any(k not in DEFECTS for k in kinds):
             raise ValueError(f"defects: expected a comma-separated choice of {sorted(DEFECTS)}, got {self.defects!r}")
         if shared := set(kinds) & set(defect_kinds(self.validation_defects)):
