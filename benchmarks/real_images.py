@@ -5,14 +5,15 @@
 Each detector runs with its defaults plus `--channels 3` (and `mapping="encoder"` for AnoGAN): what a user runs
 with no other flags. Nothing is chosen on test labels. `--detectors "OGNet, fixed settings"` runs OGNet with the
 choices validation makes fixed in advance instead, to show what the label-free choices are worth; the rows named
-"WGAN-GP", "map reference", "augmented", "averaged G", "refined", "adversarial weight 0" and "repair verdict" change
-one setting each (f-AnoGAN's own GAN; `map_reference=True`; `augment=True`, for AnoGAN `augment_flips=True`, shifts
-being its default; `generator_average=0.995`; `refine_steps=30`; `adversarial_weight=0`; `verdict="repair"`), to
-measure it; AnoGAN's rows other than its defaults keep the augmentation they were measured with (none, or flips and
-shifts), and "AnoGAN, encoder, no augmentation" is its defaults before shifts became one. "RepairGAN, validation picks
-augmentation or not" is no extra training: per seed where both RepairGAN rows ran, the one whose label-free
-validation proxy is higher (its fit time is both fits'), which is what a user without defective images can do when
-unsure that flips and shifts of the product are normal.
+"WGAN-GP", "map reference", "augmented", "shifted", "averaged G", "refined", "adversarial weight 0" and "repair
+verdict" change one setting each (f-AnoGAN's own GAN; `map_reference=True`; `augment=True`, for AnoGAN
+`augment_flips=True`, shifts being its default; shifts alone; `generator_average=0.995`; `refine_steps=30`;
+`adversarial_weight=0`; `verdict="repair"`), to measure it. AnoGAN's rows other than its defaults keep the
+augmentation they were measured with (none, or flips and shifts); "AnoGAN, encoder, no augmentation" is its
+defaults before shifts became one. "RepairGAN, validation picks augmentation or not" is no extra training: per
+seed where both RepairGAN rows ran, the one whose label-free validation proxy is higher (its fit time is both
+fits'), which is what a user without defective images can do when unsure that flips and shifts of the product are
+normal.
 
 `--known-defects K` measures what a user with a few real defective images gains: per seed, K defective test images
 (drawn by the seed) are handed to `fit` as `known_defects` and left out of the test set, which every row of that run
@@ -90,6 +91,8 @@ DETECTORS = {
     ),
     "OGNet": lambda seed: ganspect.OGNet(channels=3, seed=seed),
     "OGNet, augmented": lambda seed: ganspect.OGNet(channels=3, augment=True, seed=seed),
+    # shifts alone, AnoGAN's default: does OGNet gain from them where flips and shifts cost it?
+    "OGNet, shifted": lambda seed: ganspect.OGNet(channels=3, augment=True, augment_flips=False, seed=seed),
     # phase one without the adversarial half of G's loss (the paper's a = 0.5): a plain denoising autoencoder
     "OGNet, adversarial weight 0": lambda seed: ganspect.OGNet(channels=3, adversarial_weight=0.0, seed=seed),
     "RepairGAN": lambda seed: ganspect.RepairGAN(channels=3, seed=seed),
