@@ -65,7 +65,10 @@ DETECTORS = {
     "AnoGAN, encoder, augmented": lambda seed: ganspect.AnoGAN(
         channels=3, mapping="encoder", augment_flips=True, seed=seed
     ),
-    # the fitted G is a moving average of G's weights (generator_average=0.995), with or without augment
+    # the fitted G is a moving average of G's weights (generator_average=0.995): with shifts, none, flips and shifts
+    "AnoGAN, encoder, shifted, averaged G": lambda seed: ganspect.AnoGAN(
+        channels=3, mapping="encoder", generator_average=0.995, seed=seed
+    ),
     "AnoGAN, encoder, averaged G": lambda seed: ganspect.AnoGAN(
         channels=3, mapping="encoder", augment=False, generator_average=0.995, seed=seed
     ),
