@@ -5,8 +5,8 @@
 Every choice inside `fit` (the round whose networks are kept, OGNet's old generator, the image-score rule) is made
 on the proxy: held-out normal images and synthetic defects made from them. This script reads the test labels
 after every validated round (through `fit(on_round=...)`), for reporting only: nothing is chosen from them. Each
-detector runs with its defaults plus `--channels 3` (AnoGAN with `--mapping encoder`, and without augmentation, as
-its figures were measured before shifts became its default), as in `real_images.py`.
+detector runs with its defaults plus `--channels 3` (AnoGAN with `--mapping encoder` and its defaults before
+2026-11-26, no augmentation, with which its figures were measured), as in `real_images.py`.
 
 Per (detector, seed) it reports, over the validated rounds: the rank correlation (Spearman) of the proxy with the
 test image AUROC and with the test pixel AUROC, and the test image AUROC of the round the proxy keeps, of the last
@@ -36,7 +36,7 @@ from ganspect.data import ImageFiles, MVTecFolder
 from ganspect.metrics import pixel_auroc
 
 DETECTORS = {
-    # without augmentation, as its figures in docs/measurements.md were measured (before shifts became the default)
+    # its defaults before 2026-11-26 (no augmentation), with which its figures were measured
     "AnoGAN, encoder": lambda seed: ganspect.AnoGAN(channels=3, mapping="encoder", augment=False, seed=seed),
     "OGNet": lambda seed: ganspect.OGNet(channels=3, seed=seed),
     "RepairGAN": lambda seed: ganspect.RepairGAN(channels=3, seed=seed),
