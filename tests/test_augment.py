@@ -70,3 +70,26 @@ def test_the_field_reaches_training(name, digits):
     shifted = fitted(augment=True, augment_flips=False)
     assert plain.history_ != augmented.history_ != shifted.history_ != plain.history_
     assert fitted().history_ == (shifted if name == "AnoGAN" else plain).history_
+
+
+def test_automatic_augmentation_follows_the_sets_size(digits, monkeypatch):
+    """augment=None (AnoGAN's default) augments a set smaller than AUGMENT_BELOW and leaves a larger one as it is."""
+    import ganspect.detector
+
+    small = dict(image_size=16, steps=4, rounds=2, batch_size=16, threshold_images=8, width=8, mapping="encoder")
+
+    def history(**settings):
+        return ganspect.AnoGAN(**small, **settings, device="cpu").fit(digits.train[:40]).history_
+
+    shifted, plain = history(augment=True), history(augment=False)
+    assert ganspect.AnoGAN().augment is None and history() == shifted  # 32 training images: a small set
+    monkeypatch.setattr(ganspect.detector, "AUGMENT_BELOW", 32)
+    assert history() == plain  # no longer fewer than AUGMENT_BELOW
+
+
+@pytest.mark.parametrize(("flags", "expected"), [([], None), (["--augment"], True), (["--no-augment"], False)])
+def test_the_command_line_keeps_the_automatic_default(flags, expected):
+    from ganspect.cli import build_parser
+
+    args = build_parser().parse_args(["fit", "anogan", "DATA", "-o", "m.pt", *flags])
+    assert args.augment is expected

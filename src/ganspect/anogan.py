@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .detector import Detector, param
+from .detector import AUGMENT_BELOW, Detector, param
 from .nets import Discriminator, Encoder, Generator, dcgan_layout
 from .train import make_fabric, round_lengths, shuffled_loader, take
 from .validation import BestRound
@@ -53,11 +53,14 @@ class AnoGAN(Detector):
     """AnoGAN (IPMI 2017): a DCGAN and a latent search per image, or f-AnoGAN's encoder (mapping='encoder')."""
 
     steps: int = param(800, "optimizer steps of the GAN's training (and of the encoder's), one batch each")
-    # On by default: a GAN given a small set's few images learns those images, not the product. Small shifts (not
-    # flips, which can make a product abnormal) lifted the encoder on 25 cookie photos from 0.74 to 0.85 image
-    # AUROC (0.81 to 0.93 on one thread), and the label-free validation proxy preferred them on every seed (docs)
-    augment: bool = param(
-        True, "train on random shifts (up to image_size/16 px) of the images too; flips too with augment_flips"
+    # On for small sets by default: a GAN given a few images learns those images, not the product. Small shifts
+    # (not flips, which can make a product abnormal) lifted the encoder on 25 cookie photos from 0.74 to 0.85 image
+    # AUROC (0.81 to 0.93 on one thread), the label-free proxy preferring them on every seed; on 4,800 digits of a
+    # kind they cost it on every digit (docs)
+    augment: bool | None = param(
+        None,
+        "train on random shifts (up to image_size/16 px) of the images too, flips too with augment_flips; None: "
+        f"only when fewer than {AUGMENT_BELOW} images train (a small set, whose few images a GAN learns by heart)",
     )
     augment_flips: bool = param(
         False, "with augment: flips as well as shifts (off: a flipped product is not always normal)"
@@ -179,7 +182,7 @@ class AnoGAN(Detector):
         per_step = self.critic_steps if self.gan == "wgan-gp" else 1
         batches_per_round = per_step * -(-self.steps // self.rounds)
         loader, shuffle_rng = shuffled_loader(
-            fabric, data, self.batch_size, self.seed, batches_per_round, self.augment, self.augment_flips
+            fabric, data, self.batch_size, self.seed, batches_per_round, self.augments(len(data)), self.augment_flips
         )
         self.history_ = {"loss_disc": [], "loss_gen": []}
         best = BestRound()

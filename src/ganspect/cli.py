@@ -26,7 +26,7 @@ def add_field_flags(parser: argparse.ArgumentParser, cls: type[Detector]) -> Non
     for f in dataclasses.fields(cls):
         kind = type(f.default)
         flag = "--" + f.name.replace("_", "-")
-        if kind is bool:
+        if kind is bool or f.type == "bool | None":  # --x / --no-x; neither leaves the default (None: automatic)
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["help"])
         else:
             help_text = f"{f.metadata.get('help', '')} (default: {f.default})"
@@ -172,7 +172,10 @@ def run(args: argparse.Namespace) -> int:
         partial.unlink(missing_ok=True)  # only now: the model is safely written
         v = det.validation_
         seconds = time.perf_counter() - start
-        print(f"trained {cls.__name__} on {v['train_images']} images in {seconds:.1f} s -> {args.output}")
+        views = ""
+        if det.augments(v["train_images"]):
+            views = " and their flips and shifts" if det.augment_flips else " and their shifts"
+        print(f"trained {cls.__name__} on {v['train_images']} images{views} in {seconds:.1f} s -> {args.output}")
         if v["held_out_images"]:
             chosen = ""
             if "known_auroc" in v:

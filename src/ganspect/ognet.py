@@ -116,7 +116,7 @@ class OGNet(Detector):
         train_disc, opt_disc = fabric.setup(disc, opts["discriminator"])
         per_round = -(-self.steps // self.rounds)
         loader, shuffle_rng = shuffled_loader(
-            fabric, data, self.batch_size, self.seed, per_round, self.augment, self.augment_flips
+            fabric, data, self.batch_size, self.seed, per_round, self.augments(len(data)), self.augment_flips
         )
         self.history_ = {"loss_disc": [], "loss_gen": [], "loss_phase_two": []}
         # phase two is short and restarts whole after a kill: the checkpoint covers phase one's rounds

@@ -258,7 +258,7 @@ class RepairGAN(Detector):
             data = RandomPatches(data, self.crop_size, min(4, self.batch_size), self.seed)
         lengths = round_lengths(self.steps, self.rounds)
         loader, shuffle_rng = shuffled_loader(
-            fabric, data, self.batch_size, self.seed, max(lengths), self.augment, self.augment_flips
+            fabric, data, self.batch_size, self.seed, max(lengths), self.augments(len(data)), self.augment_flips
         )
         self.history_ = {"loss_repair": [], "loss_judge": []}
         ckpt = self._round_checkpoint(nets, opts, shuffle_rng, data, fabric, BestRound())
