@@ -1,11 +1,15 @@
-"""Training-time augmentation (`augment=True`): flips and small shifts of the images themselves, or shifts only
-(`augment_flips=False`)."""
+"""Training-time augmentation (`augment=True`, or None: by the set's size): flips and small shifts of the images,
+or shifts only (`augment_flips=False`)."""
 
 import pytest
 import torch
 
 import ganspect
+import ganspect.detector
+from ganspect.cli import build_parser, main
 from ganspect.train import augment
+
+from .conftest import COOKIES, need
 
 
 def views(image: torch.Tensor, shift: int, flips: bool = True) -> list[torch.Tensor]:
@@ -74,8 +78,6 @@ def test_the_field_reaches_training(name, digits):
 
 def test_automatic_augmentation_follows_the_sets_size(digits, monkeypatch):
     """augment=None (AnoGAN's default) augments a set smaller than AUGMENT_BELOW and leaves a larger one as it is."""
-    import ganspect.detector
-
     small = dict(image_size=16, steps=4, rounds=2, batch_size=16, threshold_images=8, width=8, mapping="encoder")
 
     def history(**settings):
@@ -89,7 +91,11 @@ def test_automatic_augmentation_follows_the_sets_size(digits, monkeypatch):
 
 @pytest.mark.parametrize(("flags", "expected"), [([], None), (["--augment"], True), (["--no-augment"], False)])
 def test_the_command_line_keeps_the_automatic_default(flags, expected):
-    from ganspect.cli import build_parser
-
     args = build_parser().parse_args(["fit", "anogan", "DATA", "-o", "m.pt", *flags])
     assert args.augment is expected
+
+
+def test_fit_says_what_it_trained_on(tmp_path, capsys):
+    small = ["--image-size", "16", "--width", "8", "--steps", "2", "--rounds", "1", "--mapping", "encoder"]
+    assert main(["-q", "fit", "anogan", str(need(COOKIES)), "-o", str(tmp_path / "m.pt"), *small]) == 0
+    assert "trained AnoGAN on 25 images and their shifts in" in capsys.readouterr().out

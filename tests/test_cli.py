@@ -119,11 +119,12 @@ def test_bad_inputs_name_the_file(tmp_path, capsys, cookie_model):
         ["repairgan", "--width", "4", "--crop-size", "16", "--defects", "blob,scar", "--adversarial-weight", "0.1"],
     ],
 )
-def test_the_other_gans_through_the_same_commands(tmp_path, command):
+def test_the_other_gans_through_the_same_commands(tmp_path, command, capsys):
     data = need(COOKIES)
     model = tmp_path / "m.pt"
     small = ["--image-size", "32", "--steps", "4", "--rounds", "2", "--threshold-images", "8", "--device", "cpu"]
     assert main(["-q", "fit", *command, str(data), "-o", str(model), *small]) == 0
+    assert "on 25 images in" in capsys.readouterr().out  # they train on the photos as they are by default
     assert main(["-q", "evaluate", str(model), str(data), "--out", str(tmp_path / "ev"), "--overlays", "2"]) == 0
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert 0 <= metrics["image_auroc"] <= 1 and 0 <= metrics["pixel_auroc"] <= 1

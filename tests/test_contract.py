@@ -104,7 +104,15 @@ def test_save_load_gives_identical_scores(fitted, digits, tmp_path):
 @pytest.mark.parametrize("name", sorted(SMALL))
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("image_size", -3), ("channels", 2), ("steps", 0), ("lr", -1.0), ("contamination", 1.5), ("device", "gpu7")],
+    [
+        ("image_size", -3),
+        ("channels", 2),
+        ("steps", 0),
+        ("lr", -1.0),
+        ("contamination", 1.5),
+        ("device", "gpu7"),
+        ("augment", "yes"),
+    ],
 )
 def test_bad_parameter_names_itself(name, field, value, digits):
     with pytest.raises(ValueError, match=field):
