@@ -55,8 +55,8 @@ class AnoGAN(Detector):
     steps: int = param(800, "optimizer steps of the GAN's training (and of the encoder's), one batch each")
     # On for small sets by default: a GAN given a few images learns those images, not the product. Small shifts
     # (not flips, which can make a product abnormal) lifted the encoder on 25 cookie photos from 0.74 to 0.85 image
-    # AUROC (0.81 to 0.93 on one thread), the label-free proxy preferring them on every seed; on 4,800 digits of a
-    # kind they cost it on every digit (docs)
+    # AUROC (0.81 to 0.93 on one thread), the label-free proxy preferring them on every seed; on 5,200-6,500
+    # digits of a kind they cost it on every digit (docs)
     augment: bool | None = param(
         None,
         "train on random shifts (up to image_size/16 px) of the images too, flips too with augment_flips; None: "

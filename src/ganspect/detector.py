@@ -65,7 +65,7 @@ def resolve_device(device: str) -> torch.device:
 
 
 # augment=None trains on augmented batches below this many training images: on 25 cookie photos AnoGAN's shifts
-# lifted every figure, on one-class MNIST's 4,800 digits of a kind they cost it on every digit (docs/measurements.md)
+# lifted every figure; on one-class MNIST's 5,200-6,500 digits of a kind they cost it on every digit (docs)
 AUGMENT_BELOW = 1000
 
 
