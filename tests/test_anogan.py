@@ -173,23 +173,24 @@ AVERAGED = dict(image_size=16, width=8, latent_dim=8, steps=12, rounds=3, batch_
 
 
 def test_averaged_generator_is_the_moving_average_of_gs_weights_with_its_own_statistics(digits, monkeypatch):
-    """generator_average: the fitted G is the average, step by step, of the trained G's weights (followed here
-    outside the library), and its BatchNorm statistics are those of the average's own images, not G's."""
-    trained, expected = {}, {}
+    """generator_average: the fitted G is the average, step by step, of the trained G's weights, corrected for its
+    start (followed here outside the library, as Adam's bias-corrected moment: a sum from zero divided by
+    1 - d^t, so nothing of G's initial weights), and its BatchNorm statistics are those of its own images, not G's."""
+    trained, sums, steps = {}, {}, []
 
-    def follow(det, average, gen):
-        if not expected:  # the average starts as a copy of G's initial weights
-            expected.update({key: mean.clone() for key, mean in average.named_parameters()})
-        follow_once(det, average, gen)
-        for key, weight in gen.named_parameters():  # the same recursion, written out from G's weights
-            expected[key] = 0.9 * expected[key] + 0.1 * weight.detach()
+    def follow(det, average, gen, step):
+        follow_once(det, average, gen, step)
+        steps.append(step)
+        for key, weight in gen.named_parameters():
+            sums[key] = 0.9 * sums.get(key, 0) + 0.1 * weight.detach()
         trained["gen"] = gen
 
     follow_once = ganspect.AnoGAN._follow
     monkeypatch.setattr(ganspect.AnoGAN, "_follow", follow)
     det = ganspect.AnoGAN(**AVERAGED).fit(digits.train[:64])
+    assert steps == list(range(1, AVERAGED["steps"] + 1))
     for key, weight in det.generator_.named_parameters():
-        torch.testing.assert_close(weight, expected[key])
+        torch.testing.assert_close(weight, sums[key] / (1 - 0.9 ** steps[-1]))
     assert not torch.equal(det.generator_.net[0].weight, trained["gen"].net[0].weight)
     # each BatchNorm's running variance: that of its inputs when the average generates (fresh draws; eval mode,
     # so the statistics are only read); G's own, or the initial ones, are far from it
@@ -205,14 +206,25 @@ def test_averaged_generator_is_the_moving_average_of_gs_weights_with_its_own_sta
     assert not det.generator_.training and all(not p.requires_grad for p in det.generator_.parameters())
 
 
-@pytest.mark.parametrize("stop", ["at the GAN's end", "after an encoder round"])
+@pytest.mark.parametrize("stop", ["within the GAN", "at the GAN's end", "after an encoder round"])
 def test_averaged_generator_resumes_to_the_same_model(digits, tmp_path, monkeypatch, stop):
-    """Killed where the average's statistics are not yet measured (the GAN's last round saved), or after they
-    were and saved with an encoder round: resumed, the model of an unbroken run, statistics included."""
+    """Killed after the GAN's first round (the average's step count must go on from 4, not restart), where the
+    average's statistics are not yet measured (the GAN's last round saved), or after they were and saved with an
+    encoder round: resumed, the model of an unbroken run, statistics included."""
     images = digits.train[:64]
     whole = ganspect.AnoGAN(**AVERAGED).fit(images)
     broken = ganspect.AnoGAN(**AVERAGED)
-    if stop == "at the GAN's end":
+    if stop == "within the GAN":
+        follow = broken._follow
+
+        def stop_in_round_two(average, gen, step):
+            if step == AVERAGED["steps"] // AVERAGED["rounds"] + 1:
+                raise KeyboardInterrupt  # the first step of round 2: round 1's state was saved
+            follow(average, gen, step)
+
+        broken._follow = stop_in_round_two
+        saved_round = 1
+    elif stop == "at the GAN's end":
         monkeypatch.setattr(broken, "_average_statistics", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
         saved_round = AVERAGED["rounds"]
     else:

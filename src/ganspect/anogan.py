@@ -86,7 +86,9 @@ class AnoGAN(Detector):
         0, "mapping='encoder': Adam steps of the latent search started from z = E(x), scored at its end (0: E(x))"
     )
     generator_average: float = param(
-        0.0, "decay of a moving average of G's weights, updated every GAN step, that becomes the fitted G (0: off)"
+        0.0,
+        "decay of a moving average of G's weights (its start corrected, as Adam's moments), updated every GAN step, "
+        "that becomes the fitted G (0: off)",
     )
 
     command: ClassVar[str] = "anogan"
@@ -193,13 +195,15 @@ class AnoGAN(Detector):
         lengths = round_lengths(self.steps, self.rounds)
         done = sum(lengths[:start])
         bar = tqdm(total=self.steps, desc=f"AnoGAN: {self.gan}", unit="step", disable=not progress, initial=done)
+        step = done  # generator steps taken, resumed ones included: the average's weights depend on the count
         for index in range(start, self.rounds):
             sums = torch.zeros(2, device=fabric.device)
             batches = take(loader, per_step * lengths[index])
             for reals in zip(*[batches] * per_step, strict=True):  # per_step consecutive batches per generator step
                 losses = gan_step(fabric, train_gen, train_disc, opt_gen, opt_disc, [x * 2 - 1 for x in reals])
+                step += 1
                 if average is not None:
-                    self._follow(average, gen)
+                    self._follow(average, gen, step)
                 sums += torch.stack(losses)
                 bar.update()
             ckpt.record(index, self.history_, sums / lengths[index], ("loss_disc", "loss_gen"))
@@ -263,11 +267,14 @@ class AnoGAN(Detector):
         return loss_critic.detach(), loss_gen.detach()
 
     @torch.no_grad()
-    def _follow(self, average: nn.Module, gen: nn.Module) -> None:
-        """One step of the moving average (Yazici et al., "The Unusual Effectiveness of Averaging in GAN Training",
-        ICLR 2019): each weight moves a (1 - decay) share of the way to G's."""
+    def _follow(self, average: nn.Module, gen: nn.Module, step: int) -> None:
+        """Step `step` (from 1) of the moving average (Yazici et al., "The Unusual Effectiveness of Averaging in GAN
+        Training", ICLR 2019), corrected for its start as Adam corrects its moments: each weight moves a
+        (1 - d) / (1 - d^step) share of the way to G's, so the average weighs G's steps by d^(age) alone and keeps
+        nothing of the random initial weights (uncorrected, it kept d^step of them: 31% after 235 steps at 0.995)."""
+        decay = self.generator_average
         for mean, weight in zip(average.parameters(), gen.parameters(), strict=True):
-            mean.lerp_(weight, 1 - self.generator_average)
+            mean.lerp_(weight, (1 - decay) / (1 - decay**step))
 
     @torch.no_grad()
     def _average_statistics(self, average: nn.Module, device) -> None:
