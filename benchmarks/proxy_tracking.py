@@ -6,7 +6,7 @@ Every choice inside `fit` (the round whose networks are kept, OGNet's old genera
 on the proxy: held-out normal images and synthetic defects made from them. This script reads the test labels
 after every validated round (through `fit(on_round=...)`), for reporting only: nothing is chosen from them. Each
 detector runs with its defaults plus `--channels 3` (AnoGAN with `--mapping encoder` and its defaults before
-2026-11-26, no augmentation, with which its figures were measured), as in `real_images.py`.
+2026-11-26, no augmentation and no averaged G, with which its figures were measured), as in `real_images.py`.
 
 Per (detector, seed) it reports, over the validated rounds: the rank correlation (Spearman) of the proxy with the
 test image AUROC and with the test pixel AUROC, and the test image AUROC of the round the proxy keeps, of the last
@@ -36,8 +36,10 @@ from ganspect.data import ImageFiles, MVTecFolder
 from ganspect.metrics import pixel_auroc
 
 DETECTORS = {
-    # its defaults before 2026-11-26 (no augmentation), with which its figures were measured
-    "AnoGAN, encoder": lambda seed: ganspect.AnoGAN(channels=3, mapping="encoder", augment=False, seed=seed),
+    # its defaults before 2026-11-26 (no augmentation, no averaged G), with which its figures were measured
+    "AnoGAN, encoder": lambda seed: ganspect.AnoGAN(
+        channels=3, mapping="encoder", augment=False, generator_average=0.0, seed=seed
+    ),
     "OGNet": lambda seed: ganspect.OGNet(channels=3, seed=seed),
     "RepairGAN": lambda seed: ganspect.RepairGAN(channels=3, seed=seed),
 }

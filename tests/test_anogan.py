@@ -8,6 +8,9 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 import ganspect
+import ganspect.detector
+from ganspect.anogan import SMALL_SET_AVERAGE
+from ganspect.cli import build_parser
 from ganspect.data import one_class_mnist
 
 from .conftest import MNIST, assert_same_networks, need
@@ -178,8 +181,8 @@ def test_averaged_generator_is_the_moving_average_of_gs_weights_with_its_own_sta
     1 - d^t, so nothing of G's initial weights), and its BatchNorm statistics are those of its own images, not G's."""
     trained, sums, steps = {}, {}, []
 
-    def follow(det, average, gen, step):
-        follow_once(det, average, gen, step)
+    def follow(det, average, gen, step, decay):
+        follow_once(det, average, gen, step, decay)
         steps.append(step)
         for key, weight in gen.named_parameters():
             sums[key] = 0.9 * sums.get(key, 0) + 0.1 * weight.detach()
@@ -217,10 +220,10 @@ def test_averaged_generator_resumes_to_the_same_model(digits, tmp_path, monkeypa
     if stop == "within the GAN":
         follow = broken._follow
 
-        def stop_in_round_two(average, gen, step):
+        def stop_in_round_two(average, gen, step, decay):
             if step == AVERAGED["steps"] // AVERAGED["rounds"] + 1:
                 raise KeyboardInterrupt  # the first step of round 2: round 1's state was saved
-            follow(average, gen, step)
+            follow(average, gen, step, decay)
 
         broken._follow = stop_in_round_two
         saved_round = 1
@@ -243,6 +246,32 @@ def test_averaged_generator_resumes_to_the_same_model(digits, tmp_path, monkeypa
     resumed = ganspect.AnoGAN(**AVERAGED).fit(images, checkpoint=tmp_path / "m.partial", resume=True)
     assert_same_networks(whole, resumed, f"after resuming {stop}")
     assert whole.history_ == resumed.history_ and whole.threshold_ == resumed.threshold_
+
+
+def test_automatic_average_follows_the_sets_size(digits, monkeypatch):
+    """generator_average=None (the default) averages G at SMALL_SET_AVERAGE on a set smaller than SMALL_SET_BELOW
+    and keeps the last G on a larger one; the command line leaves it None unless given a decay."""
+
+    def generator(**settings):
+        # 32 train, 8 held out; augment pinned, since its None also decides by the set's size
+        det = ganspect.AnoGAN(**AVERAGED | {"augment": False} | settings).fit(digits.train[:40])
+        return det.generator_.state_dict()
+
+    averaged, last = generator(generator_average=SMALL_SET_AVERAGE), generator(generator_average=0.0)
+    assert ganspect.AnoGAN().generator_average is None
+    assert_same_state(generator(generator_average=None), averaged)
+    monkeypatch.setattr(ganspect.detector, "SMALL_SET_BELOW", 32)
+    assert_same_state(generator(generator_average=None), last)  # no longer fewer than SMALL_SET_BELOW
+    assert any(not torch.equal(averaged[key], last[key]) for key in averaged)
+    parse = build_parser().parse_args
+    assert parse(["fit", "anogan", "DATA", "-o", "m.pt"]).generator_average is None
+    assert parse(["fit", "anogan", "DATA", "-o", "m.pt", "--generator-average", "0.99"]).generator_average == 0.99
+
+
+def assert_same_state(got: dict, expected: dict) -> None:
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        torch.testing.assert_close(got[key], value, rtol=0, atol=0, msg=key)
 
 
 @pytest.mark.parametrize("value", [-0.1, 1.0])

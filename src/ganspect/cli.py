@@ -28,7 +28,8 @@ def add_field_flags(parser: argparse.ArgumentParser, cls: type[Detector]) -> Non
         flag = "--" + f.name.replace("_", "-")
         if kind is bool or f.type == "bool | None":  # --x / --no-x; neither leaves the default (None: automatic)
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["help"])
-        else:
+        else:  # "float | None": a float, or the default None (automatic) when the flag is left out
+            kind = float if f.type == "float | None" else kind
             help_text = f"{f.metadata.get('help', '')} (default: {f.default})"
             parser.add_argument(flag, type=kind, default=f.default, dest=f.name, help=help_text)
 

@@ -64,9 +64,10 @@ def resolve_device(device: str) -> torch.device:
     return resolved
 
 
-# augment=None trains on augmented batches below this many training images: on 25 cookie photos AnoGAN's shifts
-# lifted every figure; on one-class MNIST's 5,200-6,500 digits of a kind they cost it on every digit (docs)
-AUGMENT_BELOW = 1000
+# A small set, for the settings whose default depends on it (augment=None, AnoGAN's generator_average=None): fewer
+# training images than this. On 25 cookie photos AnoGAN's shifts and its averaged G lifted every figure; on one-class
+# MNIST's 5,200-6,500 digits of a kind the shifts cost it on every digit and the proxy preferred the last G (docs)
+SMALL_SET_BELOW = 1000
 
 
 @dataclass(kw_only=True, eq=False)
@@ -80,7 +81,7 @@ class Detector:
     augment: bool | None = param(
         False,
         "train on random flips and shifts (up to image_size/16 px) of the images too; None: only when fewer than "
-        f"{AUGMENT_BELOW} images train (a small set, whose few images a GAN would otherwise learn by heart)",
+        f"{SMALL_SET_BELOW} images train (a small set, whose few images a GAN would otherwise learn by heart)",
     )
     augment_flips: bool = param(
         True, "with augment: flips as well as shifts (False: shifts only, for products that a flip makes abnormal)"
@@ -140,10 +141,16 @@ class Detector:
         """Side of the squares the networks see: the patch in patch mode, else the whole image."""
         return self.patch_size or self.image_size
 
+    @staticmethod
+    def small_set(images: int) -> bool:
+        """Whether a training set of `images` images is small (fewer than SMALL_SET_BELOW): None-valued settings
+        (augment, AnoGAN's generator_average) decide by it."""
+        return images < SMALL_SET_BELOW
+
     def augments(self, images: int) -> bool:
         """Whether `fit` trains on augmented views of a training set of `images` images (`augment`, or with None
-        whether the set is smaller than AUGMENT_BELOW)."""
-        return images < AUGMENT_BELOW if self.augment is None else self.augment
+        whether the set is small)."""
+        return self.small_set(images) if self.augment is None else self.augment
 
     # --- what each method supplies ---------------------------------------------------------------------------
     def _check_params(self) -> None:
