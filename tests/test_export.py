@@ -43,9 +43,11 @@ def test_onnx_scores_and_maps_match_pytorch(name, digits, tmp_path):
     export_onnx(det, tmp_path / "m.onnx")
     scores, maps = det.score_and_map(digits.test[:100])
     onnx_scores, onnx_maps = score_with_onnx(tmp_path / "m.onnx", det, digits.test[:100])
-    # measured: at most 3e-7 (scores) and 6e-8 (maps); float32 kernels differ in summation order
+    # float32 kernels differ in summation order: at most 3e-7 (scores) and 6e-8 (maps) measured on plain maps; maps
+    # standardised by the normal ones (map_reference) reach 16 here, dividing the residual's rounding by spreads as
+    # small as 0.005, and differ by up to 1.5e-5 (AnoGAN's averaged G), so the maps' tolerance follows their scale
     np.testing.assert_allclose(onnx_scores, scores, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(onnx_maps, maps, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(onnx_maps, maps, rtol=0, atol=1e-5 * max(1.0, float(np.abs(maps).max())))
 
 
 def test_the_latent_search_is_refused_clearly(digits, tmp_path, capsys):

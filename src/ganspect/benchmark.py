@@ -25,10 +25,10 @@ from .data import one_class_mnist
 from .detector import Detector
 from .ognet import OGNet
 
-# AnoGAN's rows keep its defaults of when the table was first measured (no augmentation, no averaged G; augment=None,
-# today's default, leaves sets this large unaugmented too); "anogan-encoder-shifted" trains on shifts
-# (augment=True), as the default does on small sets, and "anogan-encoder-averaged" keeps the averaged G (today's
-# defaults at this size), to show what each does here
+# AnoGAN's rows keep its defaults of when the table was first measured (no augmentation, the last G, which today's
+# automatic defaults give on sets this large too); "anogan-encoder-shifted" trains on shifts
+# (augment=True) and "anogan-encoder-averaged" keeps the averaged G (generator_average=0.995), as the defaults do
+# on small sets only, to show what each does here
 EARLIER = dict(augment=False, generator_average=0.0)
 
 # The papers' own image scores (image_score="model"): the anomalies here are whole other digits, not the local
