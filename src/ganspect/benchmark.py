@@ -30,6 +30,8 @@ from .ognet import OGNet
 # (augment=True) and "anogan-encoder-averaged" keeps the averaged G (generator_average=0.995), as the defaults do
 # on small sets only, to show what each does here
 EARLIER = dict(augment=False, generator_average=0.0)
+# the encoder rows' common settings, the papers' own image score among them (below)
+ENCODER = dict(image_size=28, width=64, steps=470, mapping="encoder", image_score="model")
 
 # The papers' own image scores (image_score="model"): the anomalies here are whole other digits, not the local
 # defects validation's proxy is made of; measured on digit 0 (OGNet), the proxy's rule choice fell from 0.99 to 0.64
@@ -37,35 +39,13 @@ DETECTORS: dict[str, Callable[[str], Detector]] = {
     "anogan-search": lambda device: AnoGAN(
         image_size=28, width=64, steps=470, image_score="model", threshold_images=64, **EARLIER, device=device
     ),
-    "anogan-encoder": lambda device: AnoGAN(
-        image_size=28, width=64, steps=470, mapping="encoder", image_score="model", **EARLIER, device=device
-    ),
-    "anogan-encoder-shifted": lambda device: AnoGAN(
-        image_size=28, width=64, steps=470, mapping="encoder", image_score="model", augment=True, device=device
-    ),
-    "anogan-encoder-averaged": lambda device: AnoGAN(
-        image_size=28,
-        width=64,
-        steps=470,
-        mapping="encoder",
-        image_score="model",
-        augment=False,
-        generator_average=0.995,
-        device=device,
-    ),
+    "anogan-encoder": lambda device: AnoGAN(**ENCODER, **EARLIER, device=device),
+    "anogan-encoder-shifted": lambda device: AnoGAN(**ENCODER, augment=True, device=device),
+    "anogan-encoder-averaged": lambda device: AnoGAN(**ENCODER, augment=False, generator_average=0.995, device=device),
     "ognet": lambda device: OGNet(image_size=28, width=32, steps=470, image_score="model", device=device),
     # what validation chooses, fixed in advance instead (the last round; OGNet's G_old after round 2), to show
     # what the label-free choices are worth on this protocol
-    "anogan-encoder-fixed": lambda device: AnoGAN(
-        image_size=28,
-        width=64,
-        steps=470,
-        mapping="encoder",
-        image_score="model",
-        pick_round=False,
-        **EARLIER,
-        device=device,
-    ),
+    "anogan-encoder-fixed": lambda device: AnoGAN(**ENCODER, pick_round=False, **EARLIER, device=device),
     "ognet-fixed": lambda device: OGNet(
         image_size=28, width=32, steps=470, image_score="model", pick_round=False, old_round=2, device=device
     ),
