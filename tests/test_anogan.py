@@ -274,7 +274,7 @@ def assert_same_state(got: dict, expected: dict) -> None:
         torch.testing.assert_close(got[key], value, rtol=0, atol=0, msg=key)
 
 
-@pytest.mark.parametrize("value", [-0.1, 1.0])
+@pytest.mark.parametrize("value", [-0.1, 1.0, "0.9"])
 def test_bad_generator_average_names_itself(value):
     with pytest.raises(ValueError, match="generator_average"):
         ganspect.AnoGAN(generator_average=value)._check_params()

@@ -156,8 +156,9 @@ class AnoGAN(Detector):
                 "refine_steps: refines the encoder's z, and mapping='search' searches from a random z for "
                 "search_steps; expected refine_steps=0 or mapping='encoder'"
             )
-        if self.generator_average is not None and not 0 <= self.generator_average < 1:
-            raise ValueError(f"generator_average: expected a decay in [0, 1), got {self.generator_average!r}")
+        decay = self.generator_average
+        if decay is not None and not (isinstance(decay, (int, float)) and 0 <= decay < 1):
+            raise ValueError(f"generator_average: expected a decay in [0, 1) or None, got {decay!r}")
 
     def _build_networks(self) -> dict[str, nn.Module]:
         nets = {
