@@ -79,13 +79,14 @@ def test_image_score_rules(digits):
     np.testing.assert_allclose(scores, top_mean(torch.from_numpy(maps), by_map.top_share).numpy(), rtol=1e-6)
     assert by_map.score_rule_ == "map"
     auto = ganspect.OGNet(**settings, image_score="auto").fit(digits.train)
-    assert auto.score_rule_ in ("model", "map")
-    model_rule = ganspect.OGNet(**settings, image_score="model").fit(digits.train)
-    chosen = {"model": model_rule, "map": by_map}[auto.score_rule_]
-    other = {"model": by_map, "map": model_rule}[auto.score_rule_]
-    # the same networks (same seed, no validated rounds to pick from) under each rule: auto takes the better
-    assert auto.validation_["proxy_auroc"] == pytest.approx(chosen.validation_["proxy_auroc"])
-    assert auto.validation_["proxy_auroc"] >= other.validation_["proxy_auroc"]
+    fitted = {rule: ganspect.OGNet(**settings, image_score=rule).fit(digits.train) for rule in ("model", "reference")}
+    fitted["map"] = by_map
+    assert auto.score_rule_ in fitted
+    # the same networks (same seed, no validated rounds to pick from) under each rule: auto takes the best
+    proxies = {rule: det.validation_["proxy_auroc"] for rule, det in fitted.items()}
+    assert auto.validation_["proxy_auroc"] == pytest.approx(proxies[auto.score_rule_])
+    assert auto.validation_["proxy_auroc"] == pytest.approx(max(proxies.values()))
+    assert {rule: auto.validation_[f"rule_auroc_{rule}"] for rule in fitted} == pytest.approx(proxies)
 
 
 def test_on_round_sees_each_validated_round_as_it_stands(digits):
@@ -176,14 +177,14 @@ def test_cross_fitted_folds_hold_out_disjoint_parts_and_keep_the_first_model(dig
         ganspect.RepairGAN(image_size=16, crop_size=16, verdict="judge", validation_folds=2).fit(images)
 
 
-@pytest.mark.parametrize("favoured", ["model", "map"])
+@pytest.mark.parametrize("favoured", ["model", "map", "reference"])
 def test_cross_fitted_rule_follows_the_folds_together(digits, monkeypatch, favoured):
     """The rule is chosen on the folds' mean, not on the first fold alone: twins that both favour one rule
     outvote the kept model's own held-out part, and the threshold then comes from the held-out scores under it."""
     from ganspect.detector import Detector
 
-    other = {"model": "map", "map": "model"}[favoured]
-    monkeypatch.setattr(Detector, "_fold_choice", lambda *a: {favoured: (1.0, 9.0), other: (0.0, -9.0)})
+    twin_choice = {rule: (1.0, 9.0) if rule == favoured else (0.0, -9.0) for rule in ("model", "map", "reference")}
+    monkeypatch.setattr(Detector, "_fold_choice", lambda *a: twin_choice)
     images = digits.train[:40]
     det = ganspect.PixelGaussian(
         image_size=8, validation_split=0.25, map_sigma=1.0, image_score="auto", validation_folds=3, device="cpu"

@@ -67,7 +67,11 @@ class AnoGAN(Detector):
         False, "with augment: flips as well as shifts (off: a flipped product is not always normal)"
     )
     map_sigma: float = param(2.0, "std in pixels (at image_size) of the Gaussian that smooths the maps; 0: none")
-    image_score: str = param("auto", "'model': A(x) or izi_f; 'map': off the smoothed map; 'auto': validation picks")
+    image_score: str = param(
+        "auto",
+        "'model': A(x) or izi_f; 'map': off the smoothed map; 'reference': off the map standardised by normal maps; "
+        "'auto': validation picks",
+    )
     latent_dim: int = param(100, "size of the latent vector z")
     width: int = param(64, "channels of the networks' widest-resolution layer (DCGAN's ngf/ndf)")
     search_steps: int = param(500, "Gamma: Adam steps of the latent search per image (the paper's 500)")

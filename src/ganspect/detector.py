@@ -107,7 +107,8 @@ class Detector:
     image_score: str = param(
         "model",
         "'model': the method's own score; 'map': the mean of the top_share highest values of the smoothed map; "
-        "'auto': whichever of the two does better on validation",
+        "'reference': the same, of the map standardised by the normal training images' maps (the map shown stays "
+        "as it is); 'auto': whichever of the three does best on validation",
     )
     top_share: float = param(0.01, "share of a map's highest values whose mean is the image score read off a map")
     map_reference: bool = param(
@@ -271,13 +272,14 @@ class Detector:
         self._fit_split(data, train_idx, held_idx, known, progress)
         if self._validation is not None:
             figures = self._validation.measure(self)
+            choice = figures.pop("choice")
             if folds:
-                choice = pooled([figures["choice"], *(self._fold_choice(data, f, known, progress) for f in folds)])
+                choice = pooled([choice, *(self._fold_choice(data, f, known, progress) for f in folds)])
                 rule = best_rule(choice)
                 if rule != figures["rule"]:
                     figures = self._validation.measure(self, rule)
+                    figures.pop("choice")
                 figures["folds_auroc"] = choice[rule][0]
-            figures.pop("choice")
             self.score_rule_ = figures.pop("rule")
             self.held_out_scores_ = figures.pop("normal_scores")
             self.map_scale_ = figures.pop("map_scale")
@@ -286,12 +288,16 @@ class Detector:
                 self.validation_["known_defects"] = len(known)
             if folds:
                 self.validation_["validation_folds"] = len(folds) + 1
+            if len(choice) > 1:  # each rule's AUROC on the defects (synthetic or known) that chose among them
+                self.validation_ |= {f"rule_auroc_{r}": auroc for r, (auroc, _) in choice.items()}
             log.info("validation: %s", self.validation_)
             self.threshold_ = float(np.quantile(self.held_out_scores_, 1 - self.contamination))
         else:
             self.score_rule_ = self._score_rules()[0]
             self.validation_ = {"held_out_images": 0, "train_images": len(train_idx)}
             self.threshold_ = self._threshold_from(data, progress)
+        if not (self.map_reference or self.score_rule_ == "reference"):
+            self.map_reference_ = None  # measured for a rule validation did not choose: of no use to the model
         self._validation = self._reference = self._on_round = None  # of no further use
         return self
 
@@ -312,7 +318,8 @@ class Detector:
         )
         train_data = Subset(data, train_idx) if held_idx else data
         self.map_reference_ = None
-        self._reference = seeded_sample(train_data, self.threshold_images, self.seed) if self.map_reference else None
+        wanted = self.map_reference or "reference" in self._score_rules()
+        self._reference = seeded_sample(train_data, self.threshold_images, self.seed) if wanted else None
         if self.patch_size:
             train_data = RandomPatches(train_data, self.patch_size, self.patches_per_image, self.seed)
         # fork_rng: the library never moves the caller's global random state
@@ -365,17 +372,21 @@ class Detector:
             yield self._score_patches(x) if self.patch_size else self._score_batch(x)
 
     def _finish(self, scores: torch.Tensor, maps: torch.Tensor, rule: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """The maps smoothed (and standardised by the normal maps, with map_reference), and the image score the
-        fitted rule gives: the model's own, or read off the map."""
+        """The maps smoothed (and standardised by the normal maps, with map_reference), and the image score `rule`
+        gives: the model's own, or read off the map, or off the map standardised by the normal maps."""
         maps = smooth(maps.float(), self.map_sigma)
-        if self.map_reference_ is not None:
+        standard = maps
+        if self.map_reference_ is not None:  # the reference is measured on plain maps (it is None meanwhile)
             mean, spread = self.map_reference_
-            maps = ((maps - mean) / spread).clamp(min=0)  # how far above normal; below it is not anomalous
-        return (top_mean(maps, self.top_share) if rule == "map" else scores), maps
+            standard = ((maps - mean) / spread).clamp(min=0)  # how far above normal; below it is not anomalous
+        shown = standard if self.map_reference else maps
+        if rule == "model":
+            return scores, shown
+        return top_mean(standard if rule == "reference" else shown, self.top_share), shown
 
     def _score_rules(self) -> tuple[str, ...]:
         """The image-score rules validation may choose between; the first wins ties."""
-        return ("model", "map") if self.image_score == "auto" else (self.image_score,)
+        return ("model", "map", "reference") if self.image_score == "auto" else (self.image_score,)
 
     def anomaly_map(self, images, progress: bool = False) -> np.ndarray:
         """(N, S, S) float32: how anomalous each pixel looks, at the model's image size."""
@@ -508,9 +519,10 @@ class Detector:
                 p.grad = None  # training's last gradients are of no further use
 
     def _set_reference(self) -> None:
-        """With map_reference: map_reference_ (2, S, S), the mean and the standard deviation, pixel by pixel, of the
-        maps of the sampled training images as the networks now stand; the deviation plus a tenth of its average,
-        so a pixel that varies little over normal images (an empty background) is not divided by ~0."""
+        """With map_reference or the 'reference' rule: map_reference_ (2, S, S), the mean and the standard deviation,
+        pixel by pixel, of the maps of the sampled training images as the networks now stand; the deviation plus a
+        tenth of its average, so a pixel that varies little over normal images (an empty background) is not divided
+        by ~0."""
         if self._reference is None:
             return
         self.map_reference_ = None  # the maps it summarises are the plain ones

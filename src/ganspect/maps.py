@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-SCORE_RULES = ("model", "map", "auto")
+SCORE_RULES = ("model", "map", "reference", "auto")
 
 
 def smooth(maps: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -47,7 +47,11 @@ class OGNet(Detector):
 
     image_size: int = param(64, "side of the square images the networks see (the paper: 45, official networks)")
     map_sigma: float = param(2.0, "std in pixels (at image_size) of the Gaussian that smooths the maps; 0: none")
-    image_score: str = param("auto", "'model': minus D's logit; 'map': off the smoothed map; 'auto': validation picks")
+    image_score: str = param(
+        "auto",
+        "'model': minus D's logit; 'map': off the smoothed map; 'reference': off the map standardised by normal maps; "
+        "'auto': validation picks",
+    )
     lr: float = param(1e-3, "G's Adam learning rate in phase one (the official code's 1e-3)")
     architecture: str = param("lean", "'lean' (DCGAN strided convolutions) or 'official' (the published networks)")
     width: int = param(32, "channels of the first convolution (the official networks: 64)")
