@@ -5,9 +5,10 @@
 Each detector runs with its defaults plus `--channels 3` (and `mapping="encoder"` for AnoGAN): what a user runs with
 no other flags. Nothing is chosen on test labels. `--detectors "OGNet, fixed settings"` runs OGNet with the choices
 validation makes fixed in advance instead, to show what the label-free choices are worth; the rows named "WGAN-GP",
-"map reference", "augmented", "averaged G", "refined", "adversarial weight 0" and "repair verdict" change one
-setting each (f-AnoGAN's own GAN; `map_reference=True`; `augment=True`, flips and shifts; `generator_average=0.995`;
-`refine_steps=30`; `adversarial_weight=0`; `verdict="repair"`), to measure it. AnoGAN's rows other than its defaults
+"map reference", "augmented", "averaged G", "refined", "adversarial weight 0", "repair verdict" and "map rule"
+change one setting each (f-AnoGAN's own GAN; `map_reference=True`; `augment=True`, flips and shifts;
+`generator_average=0.995`; `refine_steps=30`; `adversarial_weight=0`; `verdict="repair"`; `image_score="map"`), to
+measure it. AnoGAN's rows other than its defaults
 and "shifted" change its defaults before 2026-11-26 (no augmentation, no averaged G: "AnoGAN, encoder, no
 augmentation"), with which their figures were measured. "RepairGAN, validation picks augmentation or not" is no
 extra training: per seed where both RepairGAN rows ran, the one whose label-free validation proxy is higher (its fit
@@ -85,6 +86,8 @@ DETECTORS = {
         seed, augment=True, augment_flips=True, generator_average=0.995, refine_steps=30, validation_folds=5
     ),
     "OGNet": lambda seed: ganspect.OGNet(channels=3, seed=seed),
+    # the image score read off the plain map, the rule validation chose on every seed while it chose between two
+    "OGNet, map rule": lambda seed: ganspect.OGNet(channels=3, image_score="map", seed=seed),
     "OGNet, augmented": lambda seed: ganspect.OGNet(channels=3, augment=True, seed=seed),
     # shifts alone, AnoGAN's default: does OGNet gain from them where flips and shifts cost it?
     "OGNet, shifted": lambda seed: ganspect.OGNet(channels=3, augment=True, augment_flips=False, seed=seed),

@@ -45,6 +45,8 @@ SMALL["AnoGAN-wgan-gp"] = {**SMALL["AnoGAN-encoder"], "gan": "wgan-gp"}
 SMALL["AnoGAN-encoder-refined"] = {**SMALL["AnoGAN-encoder"], "refine_steps": 5, "generator_average": 0.9}
 # maps standardised by the normal maps, the image score read off them
 SMALL["AnoGAN-encoder-reference"] = {**SMALL["AnoGAN-encoder"], "map_reference": True, "image_score": "map"}
+# the image score read off the standardised maps, the maps shown plain
+SMALL["AnoGAN-encoder-reference-rule"] = {**SMALL["AnoGAN-encoder"], "image_score": "reference"}
 SMALL["PixelGaussian"] = dict(image_size=16, batch_size=16, threshold_images=32, device="cpu")
 SMALL["PCAReconstruction"] = dict(image_size=16, batch_size=16, threshold_images=32, device="cpu")
 SMALL["LocalStatistics"] = dict(image_size=16, batch_size=16, threshold_images=32, bank_size=500, device="cpu")

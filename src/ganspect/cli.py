@@ -183,10 +183,12 @@ def run(args: argparse.Namespace) -> int:
                 chosen = f"; image AUROC {v['known_auroc']:.3f} on {v['known_defects']:.0f} known defective images"
             if "validation_folds" in v:
                 chosen += f" (rule chosen over {v['validation_folds']:.0f} folds: mean AUROC {v['folds_auroc']:.3f})"
+            rules = ", ".join(f"{k[len('rule_auroc_') :]} {a:.3f}" for k, a in v.items() if k.startswith("rule_auroc_"))
             print(
                 f"validation on {v['held_out_images']} held-out normal images: image AUROC {v['proxy_auroc']:.3f} and "
                 f"pixel AUROC {v['proxy_pixel_auroc']:.3f} on synthetic defects ({det.validation_defects}){chosen}; "
-                f"image score {det.score_rule_!r}; threshold {det.threshold_:.4g} "
+                f"image score {det.score_rule_!r}{f' (AUROC by rule: {rules})' if rules else ''}; threshold "
+                f"{det.threshold_:.4g} "
                 f"(their {1 - det.contamination:.0%} quantile)"
             )
     elif args.command == "score":
