@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -148,7 +149,9 @@ def test_validation_folds_through_the_command_line(tmp_path, capsys):
     model = tmp_path / "m.pt"
     flags = ["--channels", "3", "--device", "cpu", "--image-score", "auto", "--map-sigma", "2"]
     assert main(["-q", "fit", "gaussian", str(data), "-o", str(model), "--validation-folds", "5", *flags]) == 0
-    assert "rule chosen over 5 folds" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "rule chosen over 5 folds" in out
+    assert re.search(r"\(AUROC by rule: model [01]\.\d{3}, map [01]\.\d{3}, reference [01]\.\d{3}\)", out)
     import ganspect
 
     assert ganspect.load(model).validation_["validation_folds"] == 5

@@ -188,8 +188,7 @@ def run(args: argparse.Namespace) -> int:
                 f"validation on {v['held_out_images']} held-out normal images: image AUROC {v['proxy_auroc']:.3f} and "
                 f"pixel AUROC {v['proxy_pixel_auroc']:.3f} on synthetic defects ({det.validation_defects}){chosen}; "
                 f"image score {det.score_rule_!r}{f' (AUROC by rule: {rules})' if rules else ''}; threshold "
-                f"{det.threshold_:.4g} "
-                f"(their {1 - det.contamination:.0%} quantile)"
+                f"{det.threshold_:.4g} (their {1 - det.contamination:.0%} quantile)"
             )
     elif args.command == "score":
         check_output(args.csv)
