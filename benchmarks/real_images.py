@@ -5,14 +5,14 @@
 Each detector runs with its defaults plus `--channels 3` (and `mapping="encoder"` for AnoGAN): what a user runs with
 no other flags. Nothing is chosen on test labels. `--detectors "OGNet, fixed settings"` runs OGNet with the choices
 validation makes fixed in advance instead, to show what the label-free choices are worth; the rows named "WGAN-GP",
-"map reference", "augmented", "averaged G", "refined", "adversarial weight 0", "repair verdict" and "map rule" change
-one setting each (f-AnoGAN's own GAN; `map_reference=True`; `augment=True`, flips and shifts;
-`generator_average=0.995`; `refine_steps=30`; `adversarial_weight=0`; `verdict="repair"`; `image_score="map"`), to
-measure it. AnoGAN's rows other than its defaults and "shifted" change its defaults before 2026-11-26 (no
-augmentation, no averaged G: "AnoGAN, encoder, no augmentation"), with which their figures were measured. "RepairGAN,
-validation picks augmentation or not" is no extra training: per seed where both RepairGAN rows ran, the one whose
-label-free validation proxy is higher (its fit time is both fits'), which is what a user without defective images can
-do when unsure that flips and shifts of the product are normal.
+"map reference", "augmented", "averaged G", "refined", "adversarial weight 0", "repair verdict" and "map rule" /
+"reference rule" change one setting each (f-AnoGAN's own GAN; `map_reference=True`; `augment=True`, flips and shifts;
+`generator_average=0.995`; `refine_steps=30`; `adversarial_weight=0`; `verdict="repair"`; `image_score="map"` /
+`"reference"`), to measure it. AnoGAN's rows other than its defaults and "shifted" change its defaults before
+2026-11-26 (no augmentation, no averaged G: "AnoGAN, encoder, no augmentation"), with which their figures were
+measured. "RepairGAN, validation picks augmentation or not" is no extra training: per seed where both RepairGAN rows
+ran, the one whose label-free validation proxy is higher (its fit time is both fits'), which is what a user without
+defective images can do when unsure that flips and shifts of the product are normal.
 
 `--known-defects K` measures what a user with a few real defective images gains: per seed, K defective test images
 (drawn by the seed) are handed to `fit` as `known_defects` and left out of the test set, which every row of that run
@@ -55,6 +55,10 @@ DETECTORS = {
     "local statistics, nearest neighbour": lambda seed: ganspect.LocalStatistics(channels=3, seed=seed),
     # the defaults: shifts of a small set, the averaged G (a moving average of G's weights becomes the fitted G)
     "AnoGAN, encoder": lambda seed: ganspect.AnoGAN(channels=3, mapping="encoder", seed=seed),
+    # the defaults with the verdict fixed to the map read against the normal maps (image_score="reference")
+    "AnoGAN, encoder, reference rule": lambda seed: ganspect.AnoGAN(
+        channels=3, mapping="encoder", image_score="reference", seed=seed
+    ),
     # the defaults without the averaged G (those of the nineteenth session)
     "AnoGAN, encoder, shifted": lambda seed: ganspect.AnoGAN(
         channels=3, mapping="encoder", generator_average=0.0, seed=seed
