@@ -318,7 +318,9 @@ class Detector:
         )
         train_data = Subset(data, train_idx) if held_idx else data
         self.map_reference_ = None
-        wanted = self.map_reference or "reference" in self._score_rules()
+        # without held-out images no rule is chosen (the first is kept), so only that one may need the reference
+        rules = self._score_rules() if held_idx else self._score_rules()[:1]
+        wanted = self.map_reference or "reference" in rules
         self._reference = seeded_sample(train_data, self.threshold_images, self.seed) if wanted else None
         if self.patch_size:
             train_data = RandomPatches(train_data, self.patch_size, self.patches_per_image, self.seed)
