@@ -1,5 +1,6 @@
 """ganspect: GAN-based visual anomaly detection (AnoGAN, f-AnoGAN's encoder, OGNet, RepairGAN), with
-per-pixel heat maps; several fits of one method averaged as an Ensemble."""
+per-pixel heat maps; several fits of one method averaged as an Ensemble; `select` keeps, of several detectors,
+the one validation rates best."""
 
 from .anogan import AnoGAN
 from .baselines import LocalStatistics, PCAReconstruction, PixelGaussian
@@ -7,6 +8,7 @@ from .detector import Detector, NotFittedError, load
 from .ensemble import Ensemble
 from .ognet import OGNet
 from .repairgan import RepairGAN
+from .selection import Selection, select
 
 __version__ = "0.1.0"
 __all__ = [
@@ -20,5 +22,7 @@ __all__ = [
     "PCAReconstruction",
     "PixelGaussian",
     "RepairGAN",
+    "Selection",
+    "select",
     "__version__",
 ]

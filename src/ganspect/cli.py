@@ -1,5 +1,5 @@
-"""The command line: fit | ensemble | score | evaluate | export | serve | benchmark | demo. `fit` flags are made
-from the detector's fields."""
+"""The command line: fit | select | ensemble | score | evaluate | export | serve | benchmark | demo. `fit` flags
+are made from the detector's fields, and `select`'s candidates name them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import re
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,10 @@ from .data import ImageFiles, MVTecFolder, expand_paths, set_max_pixels
 from .detector import Detector, detector_classes, load
 from .ensemble import Ensemble
 from .evaluate import evaluate_folder, write_scores_csv
+from .selection import SELECTION_DEFECTS, select
+
+# what `ganspect select` fits when --candidates is left out: every method, AnoGAN with f-AnoGAN's one-pass encoder
+DEFAULT_CANDIDATES = ["gaussian", "pca", "local-stats", "anogan:mapping=encoder", "ognet", "repairgan"]
 
 
 def add_field_flags(parser: argparse.ArgumentParser, cls: type[Detector]) -> None:
@@ -32,6 +37,43 @@ def add_field_flags(parser: argparse.ArgumentParser, cls: type[Detector]) -> Non
             kind = float if f.type == "float | None" else kind
             help_text = f"{f.metadata.get('help', '')} (default: {f.default})"
             parser.add_argument(flag, type=kind, default=f.default, dest=f.name, help=help_text)
+
+
+def field_value(cls: type[Detector], name: str, text: str):
+    """`text` as a value of the field `name` of `cls`, converted as its flag would convert it."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if name not in fields:
+        raise ValueError(f"{cls.command}: no setting {name!r}; expected one of {', '.join(sorted(fields))}")
+    f, word = fields[name], text.strip().lower()
+    if word == "none" and "None" in str(f.type):
+        return None
+    if type(f.default) is bool or f.type == "bool | None":
+        if word not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"{cls.command}: {name} expects true or false, got {text!r}")
+        return word in ("true", "1", "yes")
+    kind = float if f.type == "float | None" else type(f.default)
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"{cls.command}: {name} expects a {kind.__name__}, got {text!r}") from None
+
+
+def parse_candidate(spec: str, shared: dict) -> Detector:
+    """A detector from 'command[:field=value,field=value]' ('anogan:mapping=encoder,steps=400'), with the fields in
+    `shared` (channels, image size, seed...) set on it as well; a value may hold commas ('defects=blob,scar')."""
+    command, _, settings = spec.partition(":")
+    classes = {cls.command: cls for cls in detector_classes().values()}
+    if command not in classes:
+        raise ValueError(f"--candidates: unknown detector {command!r} in {spec!r}; expected one of {sorted(classes)}")
+    cls = classes[command]
+    params = dict(shared)
+    for item in re.split(r",(?=[\w-]+=)", settings) if settings else []:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"--candidates: expected field=value in {spec!r}, got {item!r}")
+        name = name.strip().replace("-", "_")
+        params[name] = field_value(cls, name, text)
+    return cls(**params)
 
 
 def score_files(det: Detector, paths: list[Path], progress: bool) -> tuple[list[float | None], list[str]]:
@@ -84,6 +126,36 @@ def build_parser() -> argparse.ArgumentParser:
         )
         add_field_flags(method, cls)
         method.set_defaults(detector_class=cls)
+
+    choose = commands.add_parser(
+        "select", help="fit several detectors on DATA/train/good and keep the one validation rates best (no labels)"
+    )
+    choose.add_argument("data", type=Path, help="MVTec AD-style folder; trains on its train/good")
+    choose.add_argument("-o", "--output", type=Path, required=True, help="where to write the chosen model (.pt)")
+    choose.add_argument(
+        "--candidates",
+        nargs="+",
+        default=DEFAULT_CANDIDATES,
+        metavar="SPEC",
+        help="detectors to compare, each 'command[:field=value,...]' as in `ganspect fit` (default: "
+        f"{' '.join(DEFAULT_CANDIDATES)})",
+    )
+    choose.add_argument("--channels", type=int, default=1, help="1 for grey, 3 for colour (default: 1)")
+    choose.add_argument("--image-size", type=int, default=64, help="side of the square images (default: 64)")
+    choose.add_argument("--seed", type=int, default=0, help="seed of every fit and of the held-out split (default: 0)")
+    choose.add_argument(
+        "--validation-defects",
+        default=SELECTION_DEFECTS,
+        help="synthetic defects every candidate is rated on, kinds none of them trains on (default: "
+        f"{SELECTION_DEFECTS})",
+    )
+    choose.add_argument(
+        "--known-defects",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a folder of real defective images, never trained on: candidates are rated on them (image AUROC)",
+    )
 
     score = commands.add_parser("score", help="score image files or folders; one CSV row per image")
     score.add_argument("model", type=Path)
@@ -190,6 +262,18 @@ def run(args: argparse.Namespace) -> int:
                 f"image score {det.score_rule_!r}{f' (AUROC by rule: {rules})' if rules else ''}; threshold "
                 f"{det.threshold_:.4g} (their {1 - det.contamination:.0%} quantile)"
             )
+    elif args.command == "select":
+        shared = {"channels": args.channels, "image_size": args.image_size, "seed": args.seed}
+        candidates = {spec: parse_candidate(spec, shared) for spec in args.candidates}
+        paths = MVTecFolder(args.data).train_paths()
+        check_output(args.output)
+        found = select(candidates, paths, progress, args.validation_defects, args.known_defects)
+        found.best.save(args.output)
+        held = found.best.validation_["held_out_images"]
+        print(
+            f"rated on {held:.0f} held-out normal images and synthetic defects ({args.validation_defects}) they were "
+            f"never chosen on:\n{found.summary()}\nchose {found.name} -> {args.output}"
+        )
     elif args.command == "score":
         check_output(args.csv)
         det = load(args.model, args.device)
