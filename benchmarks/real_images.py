@@ -12,7 +12,10 @@ validation makes fixed in advance instead, to show what the label-free choices a
 2026-11-26 (no augmentation, no averaged G: "AnoGAN, encoder, no augmentation"), with which their figures were
 measured. "RepairGAN, validation picks augmentation or not" is no extra training: per seed where both RepairGAN rows
 ran, the one whose label-free validation proxy is higher (its fit time is both fits'), which is what a user without
-defective images can do when unsure that flips and shifts of the product are normal.
+defective images can do when unsure that flips and shifts of the product are normal. "Validation picks a detector
+(ganspect.select)" runs `ganspect.select` over the Gaussian, PCA, local statistics, AnoGAN's encoder, OGNet and
+RepairGAN (each validating on the selection's own defects, so each candidate's "rated for selection" row may differ
+from its own row): the test figures of the one it keeps, per seed, and which it kept (OUT/results.md).
 
 `--known-defects K` measures what a user with a few real defective images gains: per seed, K defective test images
 (drawn by the seed) are handed to `fit` as `known_defects` and left out of the test set, which every row of that run
@@ -112,6 +115,17 @@ DETECTORS = {
         channels=3, pick_round=False, old_round=2, image_score="model", seed=seed
     ),
 }
+# ganspect.select over these candidates, every one validating on the selection's defects (see run_selection)
+SELECTIONS = {
+    "validation picks a detector (ganspect.select)": [
+        "per-pixel Gaussian",
+        "PCA reconstruction",
+        "local statistics, nearest neighbour",
+        "AnoGAN, encoder",
+        "OGNet",
+        "RepairGAN",
+    ]
+}
 # per seed, the candidate fit a user keeps by the validation proxy alone
 PICKS = {"RepairGAN, validation picks augmentation or not": ("RepairGAN", "RepairGAN, augmented")}
 DEFAULT_DETECTORS = [
@@ -154,7 +168,38 @@ def run_one(name: str, seed: int, data: Path, out: Path, progress: bool, known_c
         data, known = known_split(data, out, known_count, seed)
     start = time.perf_counter()
     det.fit(ImageFiles(paths, det.channels, det.image_size), progress=progress, known_defects=known)
-    fit_s = time.perf_counter() - start
+    return evaluated(det, name, seed, data, out, progress, time.perf_counter() - start, known)
+
+
+def run_selection(name: str, seed: int, data: Path, out: Path, progress: bool, known_count: int = 0) -> list[dict]:
+    """`ganspect.select` over the candidates of SELECTIONS[name]: a row per candidate (named "<candidate>, rated
+    for selection": it validated on the selection's defects, so it may differ from the candidate's own row), then
+    the chosen one's row renamed `name`, with `picked` naming it and the selection's table; its fit minutes are all
+    the candidates'."""
+    candidates = {c: DETECTORS[c](seed) for c in SELECTIONS[name]}
+    first = next(iter(candidates.values()))
+    paths = MVTecFolder(data).train_paths()
+    known = None
+    if known_count:
+        data, known = known_split(data, out, known_count, seed)
+    images = ImageFiles(paths, first.channels, first.image_size)
+    found = ganspect.select(candidates, images, progress, known_defects=known)
+    rows = []
+    for entry in found.table:
+        det = found.fitted[entry["name"]]
+        rows.append(
+            evaluated(det, f"{entry['name']}, rated for selection", seed, data, out, progress, 0.0, known)
+            | {"fit_minutes": entry["fit_minutes"], "selection": entry}
+        )
+    chosen = next(r for r in rows if r["selection"]["name"] == found.name)
+    total = sum(e["fit_minutes"] for e in found.table)
+    picked = {"picked": found.name, "selection_table": found.table}
+    return [*rows, {**chosen, "detector": name, "fit_minutes": total, **picked}]
+
+
+def evaluated(det, name: str, seed: int, data: Path, out: Path, progress: bool, fit_s: float, known) -> dict:
+    """The row of a fitted detector: `ganspect evaluate`'s figures on data's test set (its report under
+    OUT/<name>-seed<k>/, the model beside it), and its scoring time."""
     folder = out / f"{name.replace(' ', '_').replace(',', '')}-seed{seed}"
     start = time.perf_counter()
     metrics = evaluate_folder(det, data, folder, overlays=8, progress=progress)
@@ -219,7 +264,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="MVTec AD-style folder with masks")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--detectors", nargs="+", default=DEFAULT_DETECTORS, choices=list(DETECTORS))
+    parser.add_argument("--detectors", nargs="+", default=DEFAULT_DETECTORS, choices=[*DETECTORS, *SELECTIONS])
     parser.add_argument(
         "--known-defects", type=int, default=0, metavar="K", help="hand K defective test images to fit (see above)"
     )
@@ -230,18 +275,27 @@ def main() -> None:
     rows: list[dict] = []
     for name in args.detectors:
         for seed in args.seeds:
-            row = run_one(name, seed, args.data, args.out, args.progress, args.known_defects)
-            rows.append(row)
-            print(
-                f"{name}, seed {seed}: "
-                + ", ".join(f"{k} {row[k]:.3f}" for k in METRICS)
-                + f"; fit {row['fit_minutes']:.2f} min, {row['score_ms_per_image']:.2f} ms/image",
-                flush=True,
-            )
+            if name in SELECTIONS:
+                new = run_selection(name, seed, args.data, args.out, args.progress, args.known_defects)
+            else:
+                new = [run_one(name, seed, args.data, args.out, args.progress, args.known_defects)]
+            for row in new:
+                picked = f" (picked {row['picked']})" if "picked" in row else ""
+                print(
+                    f"{row['detector']}, seed {seed}{picked}: "
+                    + ", ".join(f"{k} {row[k]:.3f}" for k in METRICS)
+                    + f"; fit {row['fit_minutes']:.2f} min, {row['score_ms_per_image']:.2f} ms/image",
+                    flush=True,
+                )
+            rows += new
             write_text(args.out / "results.json", json.dumps(rows, indent=2) + "\n")
     rows += validation_picks(rows)
     write_text(args.out / "results.json", json.dumps(rows, indent=2) + "\n")
-    text = table(rows, [*args.detectors, *PICKS])
+    names = [*args.detectors, *(f"{c}, rated for selection" for n in args.detectors for c in SELECTIONS.get(n, []))]
+    text = table(rows, [*names, *PICKS])
+    for name in set(args.detectors) & set(SELECTIONS):
+        picks = ", ".join(f"seed {r['seed']}: {r['picked']}" for r in rows if r["detector"] == name)
+        text += f"\n{name} picked {picks}\n"
     known = f", {args.known_defects} known defects per seed (left out of the test)" if args.known_defects else ""
     write_text(args.out / "results.md", f"{args.data.name}, seeds {args.seeds}{known}\n\n{text}")
     print(text)
