@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # here; where torch is already in the venv it is kept. Elsewhere, override: make TORCH=torch==2.5.1 test
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test bench bench-real bench-proxy bench-textures bench-serve lint clean
+.PHONY: install demo test bench bench-real bench-select bench-proxy bench-textures bench-serve lint clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,11 @@ bench: install
 COOKIES ?= ../shared/data/cookies
 bench-real: install
 	$(BIN)/python benchmarks/real_images.py --data $(COOKIES) --out bench_out/real-$$(date +%Y%m%d-%H%M%S)
+
+# ganspect.select over the six detectors on the cookies, 3 seeds: which it keeps and its test figures; needs ../shared/data
+bench-select: install
+	$(BIN)/python benchmarks/real_images.py --data $(COOKIES) --out bench_out/select-$$(date +%Y%m%d-%H%M%S) \
+		--detectors "validation picks a detector (ganspect.select)"
 
 # does the validation proxy track the test, round by round? GAN detectors on the cookies, 3 seeds; needs ../shared/data
 bench-proxy: install
