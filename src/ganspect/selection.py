@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from tqdm.auto import tqdm
 
 from .data import as_dataset, cache_if_small
 from .detector import Detector
@@ -130,8 +133,10 @@ def select(
     fresh = Validation(data, held_idx, ref.seed + FRESH_DRAW, kinds, known)
 
     table = []
-    for name, det in named.items():
+    for k, (name, det) in enumerate(named.items(), 1):
         log.info("selection: fitting %s", name)
+        if progress:
+            tqdm.write(f"select: fitting {name} ({k} of {len(named)})", file=sys.stderr)
         start = time.perf_counter()
         det.fit(data, progress=progress, known_defects=known)
         minutes = (time.perf_counter() - start) / 60
