@@ -114,3 +114,14 @@ def test_select_through_the_command_line(tmp_path, digits, capsys):
     model.unlink()
     assert main([*command, "--candidates", "gaussian", "pca:components=3"]) == 2
     assert "no setting 'components'" in capsys.readouterr().err and not model.exists()
+
+
+def test_select_rates_on_known_defects_when_given(digits):
+    """Real defective images (here other digits) replace the synthetic ones in the image half of the rating."""
+    candidates = [ganspect.PixelGaussian(image_size=16), ganspect.PCAReconstruction(image_size=16)]
+    found = ganspect.select(candidates, digits.train[:40], known_defects=digits.test[digits.test_labels == 1][:5])
+    for row in found.table:
+        assert 0 <= row["known_auroc"] <= 1
+        assert row["proxy"] == pytest.approx((row["known_auroc"] + row["proxy_pixel_auroc"]) / 2)
+        assert found.fitted[row["name"]].validation_["known_defects"] == 5
+    assert "known-defect AUROC" in found.summary()
