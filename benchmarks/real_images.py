@@ -115,17 +115,6 @@ DETECTORS = {
         channels=3, pick_round=False, old_round=2, image_score="model", seed=seed
     ),
 }
-# ganspect.select over these candidates, every one validating on the selection's defects (see run_selection)
-SELECTIONS = {
-    "validation picks a detector (ganspect.select)": [
-        "per-pixel Gaussian",
-        "PCA reconstruction",
-        "local statistics, nearest neighbour",
-        "AnoGAN, encoder",
-        "OGNet",
-        "RepairGAN",
-    ]
-}
 # per seed, the candidate fit a user keeps by the validation proxy alone
 PICKS = {"RepairGAN, validation picks augmentation or not": ("RepairGAN", "RepairGAN, augmented")}
 DEFAULT_DETECTORS = [
@@ -136,6 +125,8 @@ DEFAULT_DETECTORS = [
     "OGNet",
     "RepairGAN",
 ]
+# ganspect.select over the default rows, every one validating on the selection's defects (see run_selection)
+SELECTIONS = {"validation picks a detector (ganspect.select)": DEFAULT_DETECTORS}
 METRICS = ("image_auroc", "pixel_auroc", "pixel_pro")
 
 
