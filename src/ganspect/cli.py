@@ -27,14 +27,21 @@ from .selection import SELECTION_DEFECTS, select
 DEFAULT_CANDIDATES = ["gaussian", "pca", "local-stats", "anogan:mapping=encoder", "ognet", "repairgan"]
 
 
+def field_kind(f: dataclasses.Field) -> type:
+    """What a field's flag (and a `select` candidate's setting) holds: bool, int, float or str. An automatic field
+    (None by default, "bool | None" or "float | None") takes a bool or a float, or stays None when left out."""
+    if f.type == "bool | None":
+        return bool
+    return float if f.type == "float | None" else type(f.default)
+
+
 def add_field_flags(parser: argparse.ArgumentParser, cls: type[Detector]) -> None:
     for f in dataclasses.fields(cls):
-        kind = type(f.default)
+        kind = field_kind(f)
         flag = "--" + f.name.replace("_", "-")
-        if kind is bool or f.type == "bool | None":  # --x / --no-x; neither leaves the default (None: automatic)
+        if kind is bool:  # --x / --no-x; neither leaves the default (None: automatic)
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["help"])
-        else:  # "float | None": a float, or the default None (automatic) when the flag is left out
-            kind = float if f.type == "float | None" else kind
+        else:
             help_text = f"{f.metadata.get('help', '')} (default: {f.default})"
             parser.add_argument(flag, type=kind, default=f.default, dest=f.name, help=help_text)
 
@@ -45,13 +52,13 @@ def field_value(cls: type[Detector], name: str, text: str):
     if name not in fields:
         raise ValueError(f"{cls.command}: no setting {name!r}; expected one of {', '.join(sorted(fields))}")
     f, word = fields[name], text.strip().lower()
+    kind = field_kind(f)
     if word == "none" and "None" in str(f.type):
         return None
-    if type(f.default) is bool or f.type == "bool | None":
+    if kind is bool:
         if word not in ("true", "false", "1", "0", "yes", "no"):
             raise ValueError(f"{cls.command}: {name} expects true or false, got {text!r}")
         return word in ("true", "1", "yes")
-    kind = float if f.type == "float | None" else type(f.default)
     try:
         return kind(text)
     except ValueError:
