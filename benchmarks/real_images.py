@@ -15,7 +15,9 @@ ran, the one whose label-free validation proxy is higher (its fit time is both f
 defective images can do when unsure that flips and shifts of the product are normal. "Validation picks a detector
 (ganspect.select)" runs `ganspect.select` over the Gaussian, PCA, local statistics, AnoGAN's encoder, OGNet and
 RepairGAN (each validating on the selection's own defects, so each candidate's "rated for selection" row may differ
-from its own row): the test figures of the one it keeps, per seed, and which it kept (OUT/results.md).
+from its own row): the test figures of the one it keeps, per seed, and which it kept (OUT/results.md); "validation
+with cracks picks a detector" does the same, validating on the selection's defects and `crack` (gaps showing the
+background). One selection a run.
 
 `--known-defects K` measures what a user with a few real defective images gains: per seed, K defective test images
 (drawn by the seed) are handed to `fit` as `known_defects` and left out of the test set, which every row of that run
@@ -43,6 +45,7 @@ import ganspect
 from ganspect.checkpoint import write_text
 from ganspect.data import ImageFiles, MVTecFolder
 from ganspect.evaluate import evaluate_folder
+from ganspect.selection import SELECTION_DEFECTS
 
 
 def earlier_anogan(seed: int, **changes) -> ganspect.AnoGAN:
@@ -125,8 +128,12 @@ DEFAULT_DETECTORS = [
     "OGNet",
     "RepairGAN",
 ]
-# ganspect.select over the default rows, every one validating on the selection's defects (see run_selection)
-SELECTIONS = {"validation picks a detector (ganspect.select)": DEFAULT_DETECTORS}
+# ganspect.select over the default rows, every one validating on the selection's defects (see run_selection): its
+# default family, or that family and gaps through which the background shows (`crack`, a broken object's defect)
+SELECTIONS = {
+    "validation picks a detector (ganspect.select)": (DEFAULT_DETECTORS, SELECTION_DEFECTS),
+    "validation with cracks picks a detector": (DEFAULT_DETECTORS, f"{SELECTION_DEFECTS},crack"),
+}
 METRICS = ("image_auroc", "pixel_auroc", "pixel_pro")
 
 
@@ -167,14 +174,15 @@ def run_selection(name: str, seed: int, data: Path, out: Path, progress: bool, k
     for selection": it validated on the selection's defects, so it may differ from the candidate's own row), then
     the chosen one's row renamed `name`, with `picked` naming it and the selection's table; its fit minutes are all
     the candidates'."""
-    candidates = {c: DETECTORS[c](seed) for c in SELECTIONS[name]}
+    names, kinds = SELECTIONS[name]
+    candidates = {c: DETECTORS[c](seed) for c in names}
     first = next(iter(candidates.values()))
     paths = MVTecFolder(data).train_paths()
     known = None
     if known_count:
         data, known = known_split(data, out, known_count, seed)
     images = ImageFiles(paths, first.channels, first.image_size)
-    found = ganspect.select(candidates, images, progress, known_defects=known)
+    found = ganspect.select(candidates, images, progress, kinds, known_defects=known)
     rows = []
     for entry in found.table:
         det = found.fitted[entry["name"]]
@@ -261,6 +269,8 @@ def main() -> None:
     )
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args()
+    if len(set(args.detectors) & set(SELECTIONS)) > 1:
+        parser.error("--detectors: expected at most one selection a run (their candidates' rows share names)")
     if args.out.exists() and any(args.out.iterdir()):
         parser.error(f"--out {args.out}: expected a new or empty folder, so that results never mix two runs")
     rows: list[dict] = []
@@ -282,7 +292,10 @@ def main() -> None:
             write_text(args.out / "results.json", json.dumps(rows, indent=2) + "\n")
     rows += validation_picks(rows)
     write_text(args.out / "results.json", json.dumps(rows, indent=2) + "\n")
-    names = [*args.detectors, *(f"{c}, rated for selection" for n in args.detectors for c in SELECTIONS.get(n, []))]
+    names = [
+        *args.detectors,
+        *(f"{c}, rated for selection" for n in args.detectors for c in SELECTIONS.get(n, ([],))[0]),
+    ]
     text = table(rows, [*names, *PICKS])
     for name in set(args.detectors) & set(SELECTIONS):
         picks = ", ".join(f"seed {r['seed']}: {r['picked']}" for r in rows if r["detector"] == name)

@@ -5,9 +5,18 @@ import pytest
 import torch
 from PIL import Image
 
-from ganspect.synthetic import CHANGED, DEFECTS, EVERY_DEFECT, PROXY_DEFECTS, UNSEEN_DEFECTS, make_defects
+from ganspect.data import ImageFiles, MVTecFolder
+from ganspect.synthetic import (
+    CHANGED,
+    DEFECTS,
+    EVERY_DEFECT,
+    PROXY_DEFECTS,
+    SHAPE_DEFECTS,
+    UNSEEN_DEFECTS,
+    make_defects,
+)
 
-from .conftest import TEXTURES, need
+from .conftest import COOKIES, TEXTURES, need
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +66,9 @@ def test_unseen_defects_take_their_fill_from_the_foreign_sources(textures):
     assert torch.equal(damaged[0][:, masks[0]], gravel[0][:, masks[0]])  # the foreign texture, where it was pasted
 
 
-def test_the_three_families_are_made_by_different_generators():
-    """Training, test and validation-only defects share no kind, so a benchmark can keep each apart."""
-    names = [set(DEFECTS), set(UNSEEN_DEFECTS), set(PROXY_DEFECTS)]
+def test_the_families_are_made_by_different_generators():
+    """Training, test, validation-only and shape defects share no kind, so a benchmark can keep each apart."""
+    names = [set(DEFECTS), set(UNSEEN_DEFECTS), set(PROXY_DEFECTS), set(SHAPE_DEFECTS)]
     assert sum(map(len, names)) == len(set.union(*names)) == len(EVERY_DEFECT)
 
 
@@ -73,3 +82,20 @@ def test_validation_only_defects_change_real_textures_where_masked(textures, kin
         assert 0.001 < share < 0.15
         base = textures[k // 2]
         assert (damaged[k][:, ~masks[k]] - base[:, ~masks[k]]).abs().max() <= CHANGED
+
+
+def test_a_crack_shows_the_background_through_a_real_product():
+    """On real photos of cookies on a dark tray, a crack replaces cookie with tray: the gap's pixels take the outer
+    frame's colour, and what they replaced was cookie (far from it), never tray."""
+    paths = MVTecFolder(need(COOKIES)).train_paths()[:4]
+    files = ImageFiles(paths, 3, 64)
+    photos = torch.stack([files[i] for i in range(len(files))])
+    damaged, masks = make_defects(photos, seed=0, kinds=("crack",), per_image=3)
+    frame = torch.ones(64, 64, dtype=torch.bool)
+    frame[3:-3, 3:-3] = False
+    for k in range(len(damaged)):
+        photo, mask = photos[k // 3], masks[k]
+        tray = photo[:, frame].median(1).values
+        assert 0.002 < mask.float().mean() < 0.08
+        assert (damaged[k][:, mask].mean(1) - tray).abs().max() < 0.05
+        assert ((photo[:, mask] - tray[:, None]).abs().amax(0) > 0.1).all()

@@ -23,6 +23,14 @@ both a method's training defects and a benchmark's test defects (the textures be
 - `haze`: a smooth region pulled part of the way towards one grey level (a film, a smudge, condensation);
 - `grain`: a smooth region with noise added (contamination, a rough or corroded patch).
 
+One kind stands apart, `SHAPE_DEFECTS`, for products that are objects on a background rather than surfaces: a
+broken part exposes the background, which no family above shows (their fills are the product's own content, or a
+shade of it):
+- `crack`: a tapered gap, wide where it opens towards the image's edge and narrowing towards the centre, with a
+  wandering, ragged outline, through which the background shows (the colour and grain of the image's outer frame,
+  where an aligned, centred product leaves the background in view).
+It is in no default: validation on it is asked for by name (`validation_defects="speck,warp,haze,grain,crack"`).
+
 Images are (C, H, W) floats in [0, 1]. The mask is exactly the set of pixels the defect changed (by more than half
 a grey level in some channel), so a pixel metric never counts an unchanged pixel as defective. Nothing is read from
 disk: every defect is made from the images it is given.
@@ -234,7 +242,49 @@ def grain(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tupl
 
 
 PROXY_DEFECTS: dict[str, Callable] = {"speck": speck, "warp": warp, "haze": haze, "grain": grain}
-EVERY_DEFECT: dict[str, Callable] = {**DEFECTS, **UNSEEN_DEFECTS, **PROXY_DEFECTS}
+
+
+def wander(t: torch.Tensor, cells: int, g: torch.Generator) -> torch.Tensor:
+    """A smooth random curve of unit scale, read at t in [0, 1]: `cells` random knots joined by straight lines."""
+    knots = torch.randn(cells, generator=g)
+    at = t.clamp(0, 1) * (cells - 1)
+    low = at.floor().long().clamp(max=cells - 2)
+    return knots[low] + (at - low) * (knots[low + 1] - knots[low])
+
+
+def crack(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A gap 20-45% of the side long and 6-16% of it wide at its mouth, narrowing to nothing: the mouth 20-42% of
+    the side from the centre at any angle, the gap heading for the centre (within 30 degrees), its centre line and
+    outline wandering. Through it shows the background: the median colour of the image's outer frame (5% of the
+    side), with the frame's own grain. Pixels that already look like that background (within 0.1 in every channel)
+    stay: a gap over the background changes nothing there."""
+    c, h, w = image.shape
+    side = min(h, w)
+    angle = uniform(g, 0, 2 * math.pi)
+    reach = uniform(g, 0.2, 0.42) * side
+    mouth = torch.tensor([h / 2 + reach * math.sin(angle), w / 2 + reach * math.cos(angle)])
+    heading = angle + math.pi + uniform(g, -0.5, 0.5)  # back towards the centre, roughly
+    length, width = uniform(g, 0.2, 0.45) * side, uniform(g, 0.06, 0.16) * side
+    ys, xs = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+    along = (ys - mouth[0]) * math.sin(heading) + (xs - mouth[1]) * math.cos(heading)
+    across = -(ys - mouth[0]) * math.cos(heading) + (xs - mouth[1]) * math.sin(heading)
+    t = along / length  # 0 at the mouth, 1 at the tip; the gap starts a little outside its mouth
+    centre = 0.3 * width * wander(t, randint(g, 3, 6), g)
+    half = width / 2 * (1 - t).clamp(0, 1.15) ** 0.8 * (1 + 0.25 * wander(t, randint(g, 8, 16), g))
+    region = (t >= -0.15) & (t <= 1) & ((across - centre).abs() <= half.clamp_min(0))
+    band = max(1, round(0.05 * side))
+    frame = torch.ones(h, w, dtype=torch.bool)
+    frame[band:-band, band:-band] = False
+    level = image[:, frame].median(1).values.view(c, 1, 1)
+    grain = 1.4826 * (image[:, frame] - level.view(c, 1)).abs().median(1).values.view(c, 1, 1)  # robust std
+    fill = (level + grain * torch.randn(image.shape, generator=g)).clamp(0, 1)
+    region &= (image - level).abs().amax(0) > 0.1
+    out = torch.where(region, fill, image)
+    return out, changed_mask(image, out)
+
+
+SHAPE_DEFECTS: dict[str, Callable] = {"crack": crack}
+EVERY_DEFECT: dict[str, Callable] = {**DEFECTS, **UNSEEN_DEFECTS, **PROXY_DEFECTS, **SHAPE_DEFECTS}
 
 
 def defect_kinds(text: str) -> tuple[str, ...]:
