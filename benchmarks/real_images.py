@@ -113,6 +113,10 @@ DETECTORS = {
         channels=3, verdict="auto", validation_folds=5, seed=seed
     ),
     "RepairGAN, 3000 steps": lambda seed: ganspect.RepairGAN(channels=3, steps=3000, seed=seed),
+    # gaps showing the tray among the training defects: what the cookies' cracks look like (issue 11)
+    "RepairGAN, trained on cracks too": lambda seed: ganspect.RepairGAN(
+        channels=3, defects="blob,cutpaste,scar,crack", seed=seed
+    ),
     # what validation chooses, fixed in advance instead: the last round, G_old after round 2, D's own score
     "OGNet, fixed settings": lambda seed: ganspect.OGNet(
         channels=3, pick_round=False, old_round=2, image_score="model", seed=seed

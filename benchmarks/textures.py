@@ -69,6 +69,10 @@ DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector | list[ganspect.Det
     "RepairGAN, filled, 5000 steps": lambda seed, fill: made(
         ganspect.RepairGAN, steps=5000, seed=seed, fill_source=str(fill)
     ),
+    # gaps showing the background among the training defects (on a texture, a region of its mean grey and grain)
+    "RepairGAN, trained on cracks too": lambda seed, fill: made(
+        ganspect.RepairGAN, defects="blob,cutpaste,scar,crack", seed=seed
+    ),
     "RepairGAN, three fits joined": lambda seed, fill: [made(ganspect.RepairGAN, seed=3 * seed + k) for k in range(3)],
     "RepairGAN, filled, three fits joined": lambda seed, fill: [
         made(ganspect.RepairGAN, seed=3 * seed + k, fill_source=str(fill)) for k in range(3)

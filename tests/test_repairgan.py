@@ -86,6 +86,9 @@ def test_crop_and_image_sizes_must_suit_the_networks():
         ganspect.RepairGAN(verdict="residual")._check_params()
     with pytest.raises(ValueError, match="validation_defects: scar also trained on"):
         ganspect.RepairGAN(validation_defects="scar,blur")._check_params()  # graded on its own training defects
+    ganspect.RepairGAN(defects="blob,crack")._check_params()  # a broken object's gap may be trained on
+    with pytest.raises(ValueError, match="validation_defects: crack also trained on"):
+        ganspect.RepairGAN(defects="blob,crack", validation_defects="crack,blur")._check_params()
 
 
 def test_map_finds_unseen_defects_on_a_real_texture():

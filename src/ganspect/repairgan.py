@@ -43,11 +43,12 @@ from tqdm.auto import tqdm
 from .data import RandomPatches, expand_paths, image_size_of, read_image, resize
 from .detector import Detector, param
 from .maps import smooth, top_mean
-from .synthetic import DEFECTS, defect_kinds, make_defects, randint
+from .synthetic import DEFECTS, SHAPE_DEFECTS, defect_kinds, make_defects, randint
 from .train import make_fabric, round_lengths, shuffled_loader, take
 from .validation import BestRound
 
 VERDICTS = ("judge", "repair", "auto")
+TRAINABLE = {**DEFECTS, **SHAPE_DEFECTS}  # the kinds made to train on, and the gap of a broken object
 DOWNSAMPLING = 16  # both networks halve the image four times (G) or three times (D): sizes are multiples of 16
 
 
@@ -180,7 +181,10 @@ class RepairGAN(Detector):
     crop_size: int = param(
         64, "side of the random training crops (a multiple of 16, at most image_size; equal: whole images)"
     )
-    defects: str = param("blob,cutpaste,scar", "synthetic defects trained on, comma-separated: blob, cutpaste, scar")
+    defects: str = param(
+        "blob,cutpaste,scar",
+        "synthetic defects trained on, comma-separated: blob, cutpaste, scar, and crack (a gap showing the background)",
+    )
     validation_defects: str = param(
         "scratch,blur,stain", "synthetic defects of the validation proxy: kinds it does not train on (defects)"
     )
@@ -221,8 +225,8 @@ class RepairGAN(Detector):
         if not isinstance(self.width, int) or self.width < 1:
             raise ValueError(f"width: expected a positive integer, got {self.width!r}")
         kinds = defect_kinds(self.defects) if isinstance(self.defects, str) else ()
-        if not kinds or any(k not in DEFECTS for k in kinds):
-            raise ValueError(f"defects: expected a comma-separated choice of {sorted(DEFECTS)}, got {self.defects!r}")
+        if not kinds or any(k not in TRAINABLE for k in kinds):
+            raise ValueError(f"defects: expected a comma-separated choice of {sorted(TRAINABLE)}, got {self.defects!r}")
         if shared := set(kinds) & set(defect_kinds(self.validation_defects)):
             raise ValueError(
                 f"validation_defects: {', '.join(sorted(shared))} also trained on (defects), so the proxy would grade "
