@@ -17,12 +17,13 @@ from ganspect.validation import Validation
 from .conftest import TEXTURES, assert_same_networks, need
 
 
-def test_training_batches_carry_seeded_defects_on_their_first_share():
+@pytest.mark.parametrize("kinds", [("blob", "scar"), ("cutpaste", "crack")])
+def test_training_batches_carry_seeded_defects_on_their_first_share(kinds):
     det = ganspect.RepairGAN(defect_share=0.5)
     x = torch.rand(8, 3, 32, 32)
-    damaged, masks = det._damage(x, step=7, kinds=("blob", "scar"))
-    again, masks_again = det._damage(x, step=7, kinds=("blob", "scar"))
-    other, _ = det._damage(x, step=8, kinds=("blob", "scar"))
+    damaged, masks = det._damage(x, step=7, kinds=kinds)
+    again, masks_again = det._damage(x, step=7, kinds=kinds)
+    other, _ = det._damage(x, step=8, kinds=kinds)
     assert torch.equal(damaged, again) and torch.equal(masks, masks_again)  # a resumed training redraws them
     assert not torch.equal(damaged, other)
     assert damaged.min() >= -1 and damaged.max() <= 1  # the networks' [-1, 1]
