@@ -84,18 +84,32 @@ def test_validation_only_defects_change_real_textures_where_masked(textures, kin
         assert (damaged[k][:, ~masks[k]] - base[:, ~masks[k]]).abs().max() <= CHANGED
 
 
-def test_a_crack_shows_the_background_through_a_real_product():
-    """On real photos of cookies on a dark tray, a crack replaces cookie with tray: the gap's pixels take the outer
-    frame's colour, and what they replaced was cookie (far from it), never tray."""
+@pytest.mark.parametrize("kind", sorted(SHAPE_DEFECTS))
+def test_shape_defects_show_the_background_through_a_real_product(kind):
+    """On real photos of cookies on a dark tray, a crack or a bite replaces cookie with tray: the gap's pixels take
+    the outer frame's colour, and what they replaced was cookie (far from it), never tray."""
     paths = MVTecFolder(need(COOKIES)).train_paths()[:4]
     files = ImageFiles(paths, 3, 64)
     photos = torch.stack([files[i] for i in range(len(files))])
-    damaged, masks = make_defects(photos, seed=0, kinds=("crack",), per_image=3)
+    damaged, masks = make_defects(photos, seed=0, kinds=(kind,), per_image=3)
     frame = torch.ones(64, 64, dtype=torch.bool)
     frame[3:-3, 3:-3] = False
     for k in range(len(damaged)):
         photo, mask = photos[k // 3], masks[k]
         tray = photo[:, frame].median(1).values
-        assert 0.002 < mask.float().mean() < 0.08
+        assert 0.002 < mask.float().mean() < 0.15
         assert (damaged[k][:, mask].mean(1) - tray).abs().max() < 0.05
         assert ((photo[:, mask] - tray[:, None]).abs().amax(0) > 0.1).all()
+
+
+def test_a_bite_is_taken_from_the_rim():
+    """A bite is centred where the product meets the background: on a bright disc on a dark ground, every bite
+    touches the ground (its mask borders pixels that were ground) and none lies wholly inside the disc."""
+    ys, xs = torch.meshgrid(torch.arange(64) + 0.5, torch.arange(64) + 0.5, indexing="ij")
+    disc = ((ys - 32) ** 2 + (xs - 32) ** 2 <= 20**2).float()
+    image = (0.2 + 0.6 * disc).expand(3, 64, 64).clone()
+    _, masks = make_defects(image[None], seed=0, kinds=("bite",), per_image=8)
+    grown = torch.nn.functional.max_pool2d(masks[:, None].float(), 3, 1, 1)[:, 0].bool()
+    for mask in masks:
+        assert mask.any() and mask.sum() < disc.sum() / 4
+    assert all((g & (disc == 0)).any() for g in grown)

@@ -183,7 +183,7 @@ class RepairGAN(Detector):
     )
     defects: str = param(
         "blob,cutpaste,scar",
-        "synthetic defects trained on, comma-separated: blob, cutpaste, scar, and crack (a gap showing the background)",
+        "synthetic defects trained on, comma-separated: blob, cutpaste, scar; crack, bite (the background showing)",
     )
     validation_defects: str = param(
         "scratch,blur,stain", "synthetic defects of the validation proxy: kinds it does not train on (defects)"

@@ -23,13 +23,16 @@ both a method's training defects and a benchmark's test defects (the textures be
 - `haze`: a smooth region pulled part of the way towards one grey level (a film, a smudge, condensation);
 - `grain`: a smooth region with noise added (contamination, a rough or corroded patch).
 
-One kind stands apart, `SHAPE_DEFECTS`, for products that are objects on a background rather than surfaces: a
+Two kinds stand apart, `SHAPE_DEFECTS`, for products that are objects on a background rather than surfaces: a
 broken part exposes the background, which no family above shows (their fills are the product's own content, or a
 shade of it):
 - `crack`: a tapered gap, wide where it opens towards the image's edge and narrowing towards the centre, with a
   wandering, ragged outline, through which the background shows (the colour and grain of the image's outer frame,
-  where an aligned, centred product leaves the background in view).
-It is in no default: validation on it is asked for by name (`validation_defects="speck,warp,haze,grain,crack"`).
+  where an aligned, centred product leaves the background in view);
+- `bite`: a round piece missing from the product's rim (found by walking out from the centre to the first pixel
+  that looks like the background), the background showing where it was.
+They are in no default: validation or training on them is asked for by name (`validation_defects="...,crack"`,
+RepairGAN's `defects="...,bite"`).
 
 Images are (C, H, W) floats in [0, 1]. The mask is exactly the set of pixels the defect changed (by more than half
 a grey level in some channel), so a pixel metric never counts an unchanged pixel as defective. Nothing is read from
@@ -252,6 +255,28 @@ def wander(t: torch.Tensor, cells: int, g: torch.Generator) -> torch.Tensor:
     return knots[low] + (at - low) * (knots[low + 1] - knots[low])
 
 
+def background(image: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """What shows through a gap: the median colour (C, 1, 1) of the image's outer frame (5% of the side), and a fill
+    (C, H, W) of that colour with the frame's own pixel-to-pixel grain, drawn with `g`."""
+    c, h, w = image.shape
+    band = max(1, round(0.05 * min(h, w)))
+    frame = torch.ones(h, w, dtype=torch.bool)
+    frame[band:-band, band:-band] = False
+    level = image[:, frame].median(1).values.view(c, 1, 1)
+    # the grain from neighbouring pixels' differences: the frame's spread would count its shading and stray strips
+    steps = (image[:, :, 1:] - image[:, :, :-1])[:, frame[:, 1:] & frame[:, :-1]]
+    grain = (1.4826 / math.sqrt(2) * steps.abs().median(1).values).view(c, 1, 1)
+    return level, (level + grain * torch.randn(image.shape, generator=g)).clamp(0, 1)
+
+
+def showing(image: torch.Tensor, region: torch.Tensor, level: torch.Tensor, fill: torch.Tensor):
+    """The image with `fill` showing through `region`, except where the image already looks like the background
+    (within 0.1 of `level` in every channel): a gap over the background changes nothing there."""
+    region = region & ((image - level).abs().amax(0) > 0.1)
+    out = torch.where(region, fill, image)
+    return out, changed_mask(image, out)
+
+
 def crack(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """A gap 20-45% of the side long and 6-16% of it wide at its mouth, narrowing to nothing: the mouth 20-42% of
     the side from the centre at any angle, the gap heading for the centre (within 30 degrees), its centre line and
@@ -272,18 +297,35 @@ def crack(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tupl
     centre = 0.3 * width * wander(t, randint(g, 3, 6), g)
     half = width / 2 * (1 - t).clamp(0, 1.15) ** 0.8 * (1 + 0.25 * wander(t, randint(g, 8, 16), g))
     region = (t >= -0.15) & (t <= 1) & ((across - centre).abs() <= half.clamp_min(0))
-    band = max(1, round(0.05 * side))
-    frame = torch.ones(h, w, dtype=torch.bool)
-    frame[band:-band, band:-band] = False
-    level = image[:, frame].median(1).values.view(c, 1, 1)
-    grain = 1.4826 * (image[:, frame] - level.view(c, 1)).abs().median(1).values.view(c, 1, 1)  # robust std
-    fill = (level + grain * torch.randn(image.shape, generator=g)).clamp(0, 1)
-    region &= (image - level).abs().amax(0) > 0.1
-    out = torch.where(region, fill, image)
-    return out, changed_mask(image, out)
+    return showing(image, region, *background(image, g))
 
 
-SHAPE_DEFECTS: dict[str, Callable] = {"crack": crack}
+def bite(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A round piece (radius 8-18% of the side, a little ragged) missing from the product's rim: walking out from
+    the centre at a random angle, the first pixel that looks like the background (as `showing` judges) is the rim;
+    the piece is centred there, shifted up to a third of its radius in or out, and the background shows through it.
+    Where no pixel along the way looks like background (a texture), the piece is at a random place."""
+    c, h, w = image.shape
+    side = min(h, w)
+    level, fill = background(image, g)
+    angle, radius = uniform(g, 0, 2 * math.pi), uniform(g, 0.08, 0.18) * side
+    steps = torch.arange(0, side / 2, 0.5)
+    ys = (h / 2 + steps * math.sin(angle)).long().clamp(0, h - 1)
+    xs = (w / 2 + steps * math.cos(angle)).long().clamp(0, w - 1)
+    outside = ((image[:, ys, xs] - level.view(c, 1)).abs().amax(0) <= 0.1).nonzero()
+    if len(outside):
+        reach = float(steps[outside[0, 0]]) + uniform(g, -1, 1) * radius / 3
+        cy, cx = h / 2 + reach * math.sin(angle), w / 2 + reach * math.cos(angle)
+    else:
+        cy, cx = uniform(g, 0.2, 0.8) * h, uniform(g, 0.2, 0.8) * w
+    yy, xx = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+    around = torch.atan2(yy - cy, xx - cx) / (2 * math.pi) + 0.5  # 0..1 around the piece's centre
+    ragged = radius * (1 + 0.15 * wander(around, randint(g, 6, 12), g))
+    region = (yy - cy) ** 2 + (xx - cx) ** 2 <= ragged**2
+    return showing(image, region, level, fill)
+
+
+SHAPE_DEFECTS: dict[str, Callable] = {"crack": crack, "bite": bite}
 EVERY_DEFECT: dict[str, Callable] = {**DEFECTS, **UNSEEN_DEFECTS, **PROXY_DEFECTS, **SHAPE_DEFECTS}
 
 
