@@ -5,19 +5,19 @@
 Each detector runs with its defaults plus `--channels 3` (and `mapping="encoder"` for AnoGAN): what a user runs with
 no other flags. Nothing is chosen on test labels. `--detectors "OGNet, fixed settings"` runs OGNet with the choices
 validation makes fixed in advance instead, to show what the label-free choices are worth; the rows named "WGAN-GP",
-"map reference", "augmented", "averaged G", "refined", "adversarial weight 0", "repair verdict" and "map rule" /
-"reference rule" change one setting each (f-AnoGAN's own GAN; `map_reference=True`; `augment=True`, flips and shifts;
-`generator_average=0.995`; `refine_steps=30`; `adversarial_weight=0`; `verdict="repair"`; `image_score="map"` /
-`"reference"`), to measure it. AnoGAN's rows other than its defaults and "shifted" change its defaults before
-2026-11-26 (no augmentation, no averaged G: "AnoGAN, encoder, no augmentation"), with which their figures were
-measured. "RepairGAN, validation picks augmentation or not" is no extra training: per seed where both RepairGAN rows
-ran, the one whose label-free validation proxy is higher (its fit time is both fits'), which is what a user without
-defective images can do when unsure that flips and shifts of the product are normal. "Validation picks a detector
-(ganspect.select)" runs `ganspect.select` over the Gaussian, PCA, local statistics, AnoGAN's encoder, OGNet and
-RepairGAN (each validating on the selection's own defects, so each candidate's "rated for selection" row may differ
-from its own row): the test figures of the one it keeps, per seed, and which it kept (OUT/results.md); "validation
-with cracks picks a detector" does the same, validating on the selection's defects and `crack` (gaps showing the
-background). One selection a run.
+"map reference", "augmented", "averaged G", "refined", "adversarial weight 0", "repair verdict", "trained on cracks
+too" and "map rule" / "reference rule" change one setting each (f-AnoGAN's own GAN; `map_reference=True`;
+`augment=True`, flips and shifts; `generator_average=0.995`; `refine_steps=30`; `adversarial_weight=0`;
+`verdict="repair"`; `defects="blob,cutpaste,scar,crack"`; `image_score="map"` / `"reference"`), to measure it.
+AnoGAN's rows other than its defaults and "shifted" change its defaults before 2026-11-26 (no augmentation, no
+averaged G: "AnoGAN, encoder, no augmentation"), with which their figures were measured. "RepairGAN, validation
+picks augmentation or not" is no extra training: per seed where both RepairGAN rows ran, the one whose label-free
+validation proxy is higher (its fit time is both fits'), which is what a user without defective images can do when
+unsure that flips and shifts of the product are normal. "Validation picks a detector (ganspect.select)" runs
+`ganspect.select` over the Gaussian, PCA, local statistics, AnoGAN's encoder, OGNet and RepairGAN (each validating
+on the selection's own defects, so each candidate's "rated for selection" row may differ from its own row): the test
+figures of the one it keeps, per seed, and which it kept (OUT/results.md); "validation with cracks picks a detector"
+does the same, validating on the selection's defects and `crack` (gaps showing the background). One selection a run.
 
 `--known-defects K` measures what a user with a few real defective images gains: per seed, K defective test images
 (drawn by the seed) are handed to `fit` as `known_defects` and left out of the test set, which every row of that run
