@@ -283,7 +283,7 @@ def crack(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tupl
     outline wandering. Through it shows the background: the median colour of the image's outer frame (5% of the
     side), with the frame's own grain. Pixels that already look like that background (within 0.1 in every channel)
     stay: a gap over the background changes nothing there."""
-    c, h, w = image.shape
+    _, h, w = image.shape
     side = min(h, w)
     angle = uniform(g, 0, 2 * math.pi)
     reach = uniform(g, 0.2, 0.42) * side
