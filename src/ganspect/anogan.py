@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .detector import SMALL_SET_BELOW, Detector, param
+from .detector import SMALL_SET_BELOW, Detector, param, reproducible
 from .nets import Discriminator, Encoder, Generator, dcgan_layout
 from .train import make_fabric, round_lengths, shuffled_loader, take
 from .validation import BestRound
@@ -381,8 +381,9 @@ class AnoGAN(Detector):
         avg, avg_sq = torch.zeros_like(z), torch.zeros_like(z)
         best = torch.full((len(x),), float("inf"), device=x.device)
         stale = torch.zeros(len(x), dtype=torch.long, device=x.device)
-        # enable_grad: the search needs autograd even when the caller is in no_grad
-        with torch.enable_grad():
+        # enable_grad: the search needs autograd even when the caller is in no_grad; its backward passes on CUDA
+        # need deterministic kernels for a score to repeat
+        with torch.enable_grad(), reproducible(x.device):
             feat_real = self.discriminator_.features(real).detach()
             for step in range(1, (steps or self.search_steps) + 1):
                 z.requires_grad_(True)

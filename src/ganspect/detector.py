@@ -8,9 +8,11 @@ a plain checkpoint that `ganspect.load` reads back.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -62,6 +64,33 @@ def resolve_device(device: str) -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device: {device!r} was asked for, but this PyTorch sees no CUDA device")
     return resolved
+
+
+@contextlib.contextmanager
+def reproducible(device: torch.device):
+    """Deterministic kernels while the block runs on CUDA, the caller's settings restored after; nothing on CPU.
+
+    CUDA's fastest kernels for some backward passes (cuDNN's convolution weight gradients, atomic additions) add
+    in an order that varies from run to run: on an H100 the same seed gave RepairGAN models whose cookie scores
+    differed by up to 0.14. Ops with no deterministic kernel still run, with PyTorch's warning (warn_only)."""
+    if device.type != "cuda":
+        yield
+        return
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what cuBLAS needs to repeat its sums
+    cudnn = torch.backends.cudnn
+    saved = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        cudnn.deterministic,
+        cudnn.benchmark,
+    )
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        cudnn.deterministic, cudnn.benchmark = saved[2], saved[3]
 
 
 # A small set, for the settings whose default depends on it (augment=None, AnoGAN's generator_average=None): fewer
@@ -120,7 +149,9 @@ class Detector:
     patch_size: int = param(0, "0: networks see whole images; else they see patch_size squares of the image")
     patch_stride: int = param(0, "stride of the scoring window in patch mode (0: half the patch size)")
     patches_per_image: int = param(16, "patch mode: random patches cut from each training image at each read")
-    seed: int = param(0, "seed of every random draw; the same seed gives the same model on CPU")
+    seed: int = param(
+        0, "seed of every random draw; the same seed gives the same model on the same device and thread count"
+    )
     device: str = param("auto", "'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'")
     devices: int = param(1, "training processes per machine (GPUs, or CPU processes), data-parallel")
     num_nodes: int = param(1, "machines taking part in training")
@@ -325,7 +356,8 @@ class Detector:
         if self.patch_size:
             train_data = RandomPatches(train_data, self.patch_size, self.patches_per_image, self.seed)
         # fork_rng: the library never moves the caller's global random state
-        with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
+        cuda = [self.device_] if self.device_.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda), reproducible(self.device_):
             torch.manual_seed(self.seed)
             self._train(train_data, progress)
         self._freeze()
@@ -371,7 +403,9 @@ class Detector:
         data = as_dataset(images, self.channels, self.image_size)
         for x in tqdm(batches(data, self.batch_size), desc="scoring", unit="batch", disable=not progress):
             x = x.to(self.device_)
-            yield self._score_patches(x) if self.patch_size else self._score_batch(x)
+            with reproducible(self.device_):  # cuDNN's forward kernels too may add in a varying order
+                scored = self._score_patches(x) if self.patch_size else self._score_batch(x)
+            yield scored
 
     def _finish(self, scores: torch.Tensor, maps: torch.Tensor, rule: str) -> tuple[torch.Tensor, torch.Tensor]:
         """The maps smoothed (and standardised by the normal maps, with map_reference), and the image score `rule`
