@@ -5,19 +5,22 @@
 Each detector runs with its defaults plus `--channels 3` (and `mapping="encoder"` for AnoGAN): what a user runs with
 no other flags. Nothing is chosen on test labels. `--detectors "OGNet, fixed settings"` runs OGNet with the choices
 validation makes fixed in advance instead, to show what the label-free choices are worth; the rows named "WGAN-GP",
-"map reference", "augmented", "averaged G", "refined", "adversarial weight 0", "repair verdict", "trained on cracks
-too" and "map rule" / "reference rule" change one setting each (f-AnoGAN's own GAN; `map_reference=True`;
-`augment=True`, flips and shifts; `generator_average=0.995`; `refine_steps=30`; `adversarial_weight=0`;
-`verdict="repair"`; `defects="blob,cutpaste,scar,crack"`; `image_score="map"` / `"reference"`), to measure it.
-AnoGAN's rows other than its defaults and "shifted" change its defaults before 2026-11-26 (no augmentation, no
-averaged G: "AnoGAN, encoder, no augmentation"), with which their figures were measured. "RepairGAN, validation
-picks augmentation or not" is no extra training: per seed where both RepairGAN rows ran, the one whose label-free
-validation proxy is higher (its fit time is both fits'), which is what a user without defective images can do when
-unsure that flips and shifts of the product are normal. "Validation picks a detector (ganspect.select)" runs
-`ganspect.select` over the Gaussian, PCA, local statistics, AnoGAN's encoder, OGNet and RepairGAN (each validating
-on the selection's own defects, so each candidate's "rated for selection" row may differ from its own row): the test
-figures of the one it keeps, per seed, and which it kept (OUT/results.md); "validation with cracks picks a detector"
-does the same, validating on the selection's defects and `crack` (gaps showing the background). One selection a run.
+"map reference", "augmented", "averaged G", "refined", "adversarial weight 0", "repair verdict", "no cracks" and
+"map rule" / "reference rule" change one setting each (f-AnoGAN's own GAN; `map_reference=True`; `augment=True`,
+flips and shifts; `generator_average=0.995`; `refine_steps=30`; `adversarial_weight=0`; `verdict="repair"`;
+`defects="blob,cutpaste,scar"`; `image_score="map"` / `"reference"`), to measure it. AnoGAN's rows other than its
+defaults and "shifted" change its defaults before 2026-11-26 (no augmentation, no averaged G: "AnoGAN, encoder, no
+augmentation"), with which their figures were measured; so do RepairGAN's rows other than its defaults and
+"augmented" (its defaults before the evening of 2026-11-26, no cracks trained on: "RepairGAN, no cracks",
+"RepairGAN, no cracks, augmented"). "RepairGAN, validation picks augmentation or not" is no extra training: per seed
+where both RepairGAN rows ran, the one whose label-free validation proxy is higher (its fit time is both fits'),
+which is what a user without defective images can do when unsure that flips and shifts of the product are normal.
+"Validation picks a detector (ganspect.select)" runs `ganspect.select` over the Gaussian, PCA, local statistics,
+AnoGAN's encoder, OGNet and RepairGAN (each validating on the selection's own defects, so each candidate's "rated
+for selection" row may differ from its own row): the test figures of the one it keeps, per seed, and which it kept
+(OUT/results.md); "validation with cracks picks a detector" does the same, validating on the selection's defects and
+`crack` (gaps showing the background), with "RepairGAN, no cracks" for RepairGAN (a detector may not validate on a
+kind it trains on). One selection a run.
 
 `--known-defects K` measures what a user with a few real defective images gains: per seed, K defective test images
 (drawn by the seed) are handed to `fit` as `known_defects` and left out of the test set, which every row of that run
@@ -53,6 +56,11 @@ def earlier_anogan(seed: int, **changes) -> ganspect.AnoGAN:
     return ganspect.AnoGAN(
         **dict(channels=3, mapping="encoder", augment=False, generator_average=0.0, seed=seed) | changes
     )
+
+
+def earlier_repairgan(seed: int, **changes) -> ganspect.RepairGAN:
+    """RepairGAN with its defaults before the evening of 2026-11-26 (no cracks trained on), then `changes`."""
+    return ganspect.RepairGAN(**dict(channels=3, defects="blob,cutpaste,scar", seed=seed) | changes)
 
 
 DETECTORS = {
@@ -102,21 +110,20 @@ DETECTORS = {
     "OGNet, shifted": lambda seed: ganspect.OGNet(channels=3, augment=True, augment_flips=False, seed=seed),
     # phase one without the adversarial half of G's loss (the paper's a = 0.5): a plain denoising autoencoder
     "OGNet, adversarial weight 0": lambda seed: ganspect.OGNet(channels=3, adversarial_weight=0.0, seed=seed),
+    # the defaults: blobs, cut-and-paste, scars and cracks (gaps showing the tray) trained on
     "RepairGAN": lambda seed: ganspect.RepairGAN(channels=3, seed=seed),
     "RepairGAN, augmented": lambda seed: ganspect.RepairGAN(channels=3, augment=True, seed=seed),
+    # its defaults before the evening of 2026-11-26: no cracks trained on. RepairGAN's rows below change those
+    # earlier defaults, with which their figures were measured
+    "RepairGAN, no cracks": lambda seed: earlier_repairgan(seed),
+    "RepairGAN, no cracks, augmented": lambda seed: earlier_repairgan(seed, augment=True),
     # the image score read off G's residual instead of D's map (verdict="repair"); the map is D's either way
-    "RepairGAN, repair verdict": lambda seed: ganspect.RepairGAN(channels=3, verdict="repair", seed=seed),
+    "RepairGAN, repair verdict": lambda seed: earlier_repairgan(seed, verdict="repair"),
     # validation picks the verdict (judge or repair); worth most with known_defects (--known-defects K)
-    "RepairGAN, verdict auto": lambda seed: ganspect.RepairGAN(channels=3, verdict="auto", seed=seed),
+    "RepairGAN, verdict auto": lambda seed: earlier_repairgan(seed, verdict="auto"),
     # the same, the verdict chosen over 5 folds (5 models, each holding out 6 other good photos): 5x the fit time
-    "RepairGAN, verdict auto, 5 folds": lambda seed: ganspect.RepairGAN(
-        channels=3, verdict="auto", validation_folds=5, seed=seed
-    ),
-    "RepairGAN, 3000 steps": lambda seed: ganspect.RepairGAN(channels=3, steps=3000, seed=seed),
-    # gaps showing the tray among the training defects: what the cookies' cracks look like (issue 11)
-    "RepairGAN, trained on cracks too": lambda seed: ganspect.RepairGAN(
-        channels=3, defects="blob,cutpaste,scar,crack", seed=seed
-    ),
+    "RepairGAN, verdict auto, 5 folds": lambda seed: earlier_repairgan(seed, verdict="auto", validation_folds=5),
+    "RepairGAN, 3000 steps": lambda seed: earlier_repairgan(seed, steps=3000),
     # what validation chooses, fixed in advance instead: the last round, G_old after round 2, D's own score
     "OGNet, fixed settings": lambda seed: ganspect.OGNet(
         channels=3, pick_round=False, old_round=2, image_score="model", seed=seed
@@ -136,7 +143,11 @@ DEFAULT_DETECTORS = [
 # default family, or that family and gaps through which the background shows (`crack`, a broken object's defect)
 SELECTIONS = {
     "validation picks a detector (ganspect.select)": (DEFAULT_DETECTORS, SELECTION_DEFECTS),
-    "validation with cracks picks a detector": (DEFAULT_DETECTORS, f"{SELECTION_DEFECTS},crack"),
+    # RepairGAN without cracks here: one that trains on a kind may not validate on it
+    "validation with cracks picks a detector": (
+        [*DEFAULT_DETECTORS[:-1], "RepairGAN, no cracks"],
+        f"{SELECTION_DEFECTS},crack",
+    ),
 }
 METRICS = ("image_auroc", "pixel_auroc", "pixel_pro")
 

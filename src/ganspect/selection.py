@@ -7,7 +7,7 @@ verdicts are hard to beat. A user without defective images cannot measure that; 
 have. For the proxies of different methods to be comparable:
 - every candidate holds out the same images (same seed, `validation_split`, `threshold_images`) at the same size;
 - every candidate validates on one family of synthetic defects that none of them trains on (by default the family
-  `ganspect.synthetic.PROXY_DEFECTS` was made for: specks, warps, haze, grain; RepairGAN trains on blobs,
+  `ganspect.synthetic.PROXY_DEFECTS` was made for: specks, warps, haze, grain; RepairGAN trains on blobs, cracks,
   rectangles and scars, and refuses to validate on them);
 - after the fits, each candidate is measured again on a fresh draw of those defects (another seed), under the
   image-score rule it kept. A fit that picked its round and rule as the best of many on its own draw would
