@@ -103,9 +103,10 @@ def test_map_finds_unseen_defects_on_a_real_texture():
     shifted = pixel_auroc(masks, list(np.roll(maps, 12, axis=2)))
     image = roc_auc_score(split["labels"].numpy(), scores)
     print(f"brick, unseen defects: pixel AUROC {auroc:.4f} (shifted 12 px: {shifted:.4f}), image AUROC {image:.4f}")
-    # measured (one thread, 400 steps): pixel 0.888, shifted 0.691, image 0.958; the per-pixel Gaussian and PCA
-    # reach 0.67-0.70 pixel and 0.62 image AUROC on the same split
-    assert auroc > 0.85 and image > 0.90
+    # measured (400 steps, cracks among the training defects since 2026-11-26): pixel 0.854 / 0.859, shifted 0.682 /
+    # 0.681, image 0.979 / 0.986 on one / two threads (without cracks, one thread: 0.888, 0.691, 0.958); the
+    # per-pixel Gaussian and PCA reach 0.67-0.70 pixel and 0.62 image AUROC on the same split
+    assert auroc > 0.83 and image > 0.90
     assert shifted < auroc - 0.1
 
 
