@@ -1,0 +1,65 @@
+"""RepairGAN's two verdicts read off saved fits: what the test says, and what label-free validation says.
+
+    python benchmarks/verdicts.py --data ../shared/data/cookies OUT/RepairGAN-seed0.pt OUT/RepairGAN-seed1.pt ...
+
+For each fitted RepairGAN (the models `real_images.py` saves beside its reports), the same networks are read both
+ways: the judge's verdict (the maximum of D's smoothed map) and the repair verdict (the mean of the top `top_share`
+of G's smoothed residual). Printed per model:
+- the test image AUROC of each, and of their sum after standardising each by the held-out good images' mean and
+  spread (post hoc: the test labels are read, so nothing here may choose a setting);
+- the label-free proxy of each, the AUROC of the held-out good images against synthetic defects made from them,
+  for several families of defects (RepairGAN's validation family; bites and cracks, shape defects; the
+  selection's specks, warps, haze and grain).
+The held-out images are the ones the fit held out (the same seeded split).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+import ganspect
+from ganspect.data import ImageFiles, MVTecFolder
+from ganspect.validation import Validation, split_indices
+
+FAMILIES = ("scratch,blur,stain", "bite", "crack", "speck,warp,haze,grain")
+
+
+def raw_scores(det, images) -> np.ndarray:
+    """(N, 2): the judge's and the repair's verdicts of each image, before either is chosen."""
+    return torch.cat([s for s, _ in det._raw_batches(images, False)]).numpy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="the MVTec AD-style folder the models trained on")
+    parser.add_argument("models", type=Path, nargs="+", help="fitted RepairGAN models (.pt)")
+    args = parser.parse_args()
+    folder = MVTecFolder(args.data)
+    tests = folder.test_images()
+    labels = np.array([t.label for t in tests])
+    for path in args.models:
+        det = ganspect.load(path)
+        if not isinstance(det, ganspect.RepairGAN):
+            parser.error(f"{path}: expected a fitted RepairGAN, got {type(det).__name__}")
+        train = ImageFiles(folder.train_paths(), det.channels, det.image_size)
+        _, held = split_indices(len(train), det.validation_split, det.threshold_images, det.seed)
+        normal = raw_scores(det, torch.stack([train[i] for i in held]))
+        test = raw_scores(det, ImageFiles([t.path for t in tests], det.channels, det.image_size))
+        summed = ((test - normal.mean(0)) / (normal.std(0) + 1e-12)).sum(1)
+        judge, repair, both = (roc_auc_score(labels, v) for v in (test[:, 0], test[:, 1], summed))
+        print(f"{path.name}: test image AUROC judge {judge:.3f}, repair {repair:.3f}, standardised sum {both:.3f}")
+        # both verdicts offered to validation, as verdict="auto" offers them; the networks stay as fitted (verdict
+        # shapes a fit, through the round it keeps, so the fitted value is overwritten too, for this reading only)
+        det.verdict = det._fit_params["verdict"] = "auto"
+        for family in FAMILIES:
+            choice = Validation(train, held, det.seed, tuple(family.split(","))).measure(det)["choice"]
+            print(f"  proxy on {family}: judge {choice['judge'][0]:.3f}, repair {choice['repair'][0]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
