@@ -131,6 +131,10 @@ DETECTORS = {
     "RepairGAN, no cracks, verdict auto, 5 folds": lambda seed: earlier_repairgan(
         seed, verdict="auto", validation_folds=5
     ),
+    # and with flips and shifts, whose maps were the best of one fit's on cookies
+    "RepairGAN, augmented, verdict auto, 5 folds": lambda seed: ganspect.RepairGAN(
+        channels=3, augment=True, verdict="auto", validation_folds=5, seed=seed
+    ),
     # twice the side (image_size=128), the baselines beside them at the same size: RepairGAN on 64-px crops (a step
     # costs the same, D sees a quarter of the photo), or on whole images (crop_size=128: four times the pixels a step)
     "per-pixel Gaussian, 128 px": lambda seed: ganspect.PixelGaussian(channels=3, image_size=128, seed=seed),
