@@ -1,8 +1,14 @@
+import re
+import sys
 from pathlib import Path
 
 import numpy as np
+from benchmarks import verdicts
 from benchmarks.textures import DETECTORS, FILLED, LOCAL, PICK, PICK_ANY, validation_picks
+from PIL import Image
+from sklearn.metrics import roc_auc_score
 
+import ganspect
 from ganspect.benchmark import markdown_table, stratified_sample
 from ganspect.cli import main
 from ganspect.repairgan import TRAINABLE
@@ -56,3 +62,23 @@ def test_texture_benchmark_never_validates_on_the_tests_kind_of_defect():
             kinds = set(defect_kinds(det.validation_defects))
             assert kinds and not kinds & set(UNSEEN_DEFECTS) and not kinds & set(TRAINABLE), name
             det._check_params()
+
+
+def test_verdicts_reads_the_judge_as_the_fitted_model_scores(digits, tmp_path, capsys, monkeypatch):
+    """benchmarks/verdicts.py reads both verdicts off a saved RepairGAN; its judge figure must be the test AUROC of
+    the model's own scores (the fitted verdict is the judge), so its reading of the other is of the same networks."""
+    for sub, images in (("train/good", digits.train[:24]), ("test/good", digits.train[24:32]),
+                        ("test/other", digits.test[digits.test_labels != 0][:8])):  # fmt: skip
+        (tmp_path / sub).mkdir(parents=True)
+        for i, image in enumerate(images):
+            Image.fromarray(image).save(tmp_path / sub / f"{i:03d}.png")
+    det = ganspect.RepairGAN(image_size=32, crop_size=32, steps=20, rounds=2, width=4, seed=0)
+    det.fit(sorted((tmp_path / "train/good").iterdir()))
+    det.save(tmp_path / "m.pt")
+    monkeypatch.setattr(sys, "argv", ["verdicts.py", "--data", str(tmp_path), str(tmp_path / "m.pt")])
+    verdicts.main()
+    out = capsys.readouterr().out
+    judge = float(re.search(r"judge (\d\.\d{3}), repair \d\.\d{3}, standardised sum \d\.\d{3}", out)[1])
+    tests = sorted((tmp_path / "test/good").iterdir()) + sorted((tmp_path / "test/other").iterdir())
+    assert judge == round(roc_auc_score([0] * 8 + [1] * 8, det.score(tests)), 3)
+    assert len(re.findall(r"proxy on .+: judge \d\.\d{3}, repair \d\.\d{3}", out)) == len(verdicts.FAMILIES)
