@@ -39,13 +39,17 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="the MVTec AD-style folder the models trained on")
     parser.add_argument("models", type=Path, nargs="+", help="fitted RepairGAN models (.pt)")
     args = parser.parse_args()
-    folder = MVTecFolder(args.data)
-    tests = folder.test_images()
-    labels = np.array([t.label for t in tests])
-    for path in args.models:
-        det = ganspect.load(path)
+    try:  # a wrong folder or model file: one line naming it, before any model is scored
+        folder = MVTecFolder(args.data)
+        tests = folder.test_images()
+        models = [ganspect.load(path) for path in args.models]
+    except (ValueError, OSError) as err:
+        parser.error(str(err))
+    for path, det in zip(args.models, models, strict=True):
         if not isinstance(det, ganspect.RepairGAN):
             parser.error(f"{path}: expected a fitted RepairGAN, got {type(det).__name__}")
+    labels = np.array([t.label for t in tests])
+    for path, det in zip(args.models, models, strict=True):
         train = ImageFiles(folder.train_paths(), det.channels, det.image_size)
         _, held = split_indices(len(train), det.validation_split, det.threshold_images, det.seed)
         normal = raw_scores(det, torch.stack([train[i] for i in held]))
