@@ -37,6 +37,7 @@ scoring ms per image (medians over the seeds).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import time
 from pathlib import Path
@@ -48,6 +49,7 @@ import ganspect
 from ganspect.checkpoint import write_text
 from ganspect.data import ImageFiles, MVTecFolder
 from ganspect.evaluate import evaluate_folder
+from ganspect.intervals import auroc_difference
 from ganspect.selection import SELECTION_DEFECTS
 
 
@@ -231,10 +233,41 @@ def run_selection(name: str, seed: int, data: Path, out: Path, progress: bool, k
     return [*rows, {**chosen, "detector": name, "fit_minutes": total, **picked}]
 
 
+def run_folder(name: str, seed: int) -> str:
+    """The folder, under OUT, of a (detector, seed)'s evaluate output."""
+    return f"{name.replace(' ', '_').replace(',', '')}-seed{seed}"
+
+
+def photo_scores(rows: list[dict], root: Path) -> tuple[dict[str, int], list[dict[str, float]]]:
+    """The rows' test photos, each named by its file (links resolved: a known-defects view names the photo it
+    shows) with its label, and per row its scores, read from the row's scores.csv under `root`."""
+    labels, scores = {}, []
+    for row in rows:
+        with open(root / row.get("folder", run_folder(row["detector"], row["seed"])) / "scores.csv", newline="") as f:
+            table = list(csv.DictReader(f))
+        labels |= {str(Path(r["path"]).resolve()): int(r["label"]) for r in table}
+        scores.append({str(Path(r["path"]).resolve()): float(r["score"]) for r in table})
+    return labels, scores
+
+
+def against_baseline(rows: list[dict], baseline: list[dict], root: Path) -> str:
+    """The rows' mean image AUROC minus the baseline's, on the same photos, with its 95% interval over photos."""
+    labels, scores = photo_scores([*rows, *baseline], root)
+    names = sorted(labels)
+
+    def stack(per_fit: list[dict[str, float]]) -> np.ndarray:  # (fits, photos), NaN where a fit scored none
+        return np.array([[fit.get(n, np.nan) for n in names] for fit in per_fit])
+
+    found = auroc_difference(
+        np.array([labels[n] for n in names]), stack(scores[: len(rows)]), stack(scores[len(rows) :])
+    )
+    return f"{found['difference']:+.3f} ({found['low']:+.3f} to {found['high']:+.3f})"
+
+
 def evaluated(det, name: str, seed: int, data: Path, out: Path, progress: bool, fit_s: float, known) -> dict:
     """The row of a fitted detector: `ganspect evaluate`'s figures on data's test set (its report under
     OUT/<name>-seed<k>/, the model beside it), and its scoring time."""
-    folder = out / f"{name.replace(' ', '_').replace(',', '')}-seed{seed}"
+    folder = out / run_folder(name, seed)
     start = time.perf_counter()
     metrics = evaluate_folder(det, data, folder, overlays=8, progress=progress)
     det.save(out / f"{folder.name}.pt")  # the fitted model beside its report, to look into or score again
@@ -256,6 +289,7 @@ def evaluated(det, name: str, seed: int, data: Path, out: Path, progress: bool, 
         "score_ms_per_image": score_ms,
         "evaluate_seconds": evaluate_s,
         "settings": repr(det),
+        "folder": folder.name,  # its scores.csv: the photo-by-photo comparison with a baseline (table)
     }
 
 
@@ -273,15 +307,23 @@ def validation_picks(rows: list[dict]) -> list[dict]:
     return picks
 
 
-def table(rows: list[dict], names: list[str]) -> str:
+def table(rows: list[dict], names: list[str], root: Path, against: str = "PCA reconstruction") -> str:
+    """Mean +- std over the seeds; and, where `against` (a baseline) ran too, each row's image AUROC minus its on
+    the same photos, with the 95% interval of that difference over draws of the test photos (ganspect.intervals):
+    whether a row is above the baseline by more than which photos were drawn."""
+    baseline = [r for r in rows if r["detector"] == against]
+    versus = f" image AUROC - {against}'s (95% interval over photos) |" if baseline else ""
     lines = [
-        "| detector | image AUROC | pixel AUROC | PRO | fit (min) | ms / image | seeds |",
-        "|---|---|---|---|---|---|---|",
+        f"| detector | image AUROC | pixel AUROC | PRO | fit (min) | ms / image | seeds |{versus}",
+        "|---|---|---|---|---|---|---|" + ("---|" if baseline else ""),
     ]
     for name in names:
         mine = [r for r in rows if r["detector"] == name]
         if not mine:
             continue
+        difference = ""
+        if baseline:
+            difference = " |" if name == against else f" {against_baseline(mine, baseline, root)} |"
         cells = []
         for key in METRICS:
             values = np.array([r[key] for r in mine], dtype=float)
@@ -289,13 +331,27 @@ def table(rows: list[dict], names: list[str]) -> str:
         fit = np.median([r["fit_minutes"] for r in mine])
         ms = np.median([r["score_ms_per_image"] for r in mine])
         seeds = ", ".join(str(r["seed"]) for r in mine)
-        lines.append(f"| {name} | {' | '.join(cells)} | {fit:.2f} | {ms:.2f} | {seeds} |")
+        lines.append(f"| {name} | {' | '.join(cells)} | {fit:.2f} | {ms:.2f} | {seeds} |{difference}")
     return "\n".join(lines) + "\n"
+
+
+def tabulate(results: list[Path], out: Path) -> None:
+    """One table (OUT/results.md, and the rows joined in OUT/results.json) of earlier runs, each row pointing at
+    its own run's folders, so that rows of separate runs are compared photo by photo too."""
+    rows = []
+    for path in results:
+        for row in json.loads(path.read_text()):
+            folder = path.parent.resolve() / row.get("folder", run_folder(row["detector"], row["seed"]))
+            rows.append(row | {"folder": str(folder)})
+    write_text(out / "results.json", json.dumps(rows, indent=2) + "\n")
+    text = table(rows, list(dict.fromkeys(r["detector"] for r in rows)), out)
+    write_text(out / "results.md", "".join(f"{p}\n" for p in results) + f"\n{text}")
+    print(text)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True, help="MVTec AD-style folder with masks")
+    parser.add_argument("--data", type=Path, help="MVTec AD-style folder with masks")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--detectors", nargs="+", default=DEFAULT_DETECTORS, choices=[*DETECTORS, *SELECTIONS])
@@ -303,11 +359,23 @@ def main() -> None:
         "--known-defects", type=int, default=0, metavar="K", help="hand K defective test images to fit (see above)"
     )
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument(
+        "--tabulate",
+        type=Path,
+        nargs="+",
+        metavar="RESULTS",
+        help="no run: one table of earlier runs' results.json files (each beside its runs' folders), in OUT",
+    )
     args = parser.parse_args()
-    if len(set(args.detectors) & set(SELECTIONS)) > 1:
-        parser.error("--detectors: expected at most one selection a run (their candidates' rows share names)")
     if args.out.exists() and any(args.out.iterdir()):
         parser.error(f"--out {args.out}: expected a new or empty folder, so that results never mix two runs")
+    if args.tabulate:
+        tabulate(args.tabulate, args.out)
+        return
+    if args.data is None:
+        parser.error("--data: expected the MVTec AD-style folder to run on (or --tabulate)")
+    if len(set(args.detectors) & set(SELECTIONS)) > 1:
+        parser.error("--detectors: expected at most one selection a run (their candidates' rows share names)")
     rows: list[dict] = []
     for name in args.detectors:
         for seed in args.seeds:
@@ -331,7 +399,7 @@ def main() -> None:
         *args.detectors,
         *(f"{c}, rated for selection" for n in args.detectors for c in SELECTIONS.get(n, ([],))[0]),
     ]
-    text = table(rows, [*names, *PICKS])
+    text = table(rows, [*names, *PICKS], args.out)
     for name in set(args.detectors) & set(SELECTIONS):
         picks = ", ".join(f"seed {r['seed']}: {r['picked']}" for r in rows if r["detector"] == name)
         text += f"\n{name} picked {picks}\n"

@@ -16,6 +16,7 @@ from scipy import ndimage
 from .checkpoint import atomic_output, results_folder, write_text
 from .data import ImageFiles, MVTecFolder, image_size_of, read_image, read_mask, resize
 from .detector import Detector
+from .intervals import LEVEL, image_auroc_interval, pixel_auroc_interval
 from .metrics import image_metrics, pixel_auroc, pro_auc
 from .report import fit_validation, write_report
 
@@ -84,7 +85,11 @@ def pixel_metrics(items: list, maps: np.ndarray, sizes: list | None = None) -> d
         for i in with_masks
     ]
     full_maps = [upsample_map(maps[i], sizes[i]) for i in with_masks]
-    return {"pixel_auroc": pixel_auroc(masks, full_maps), "pixel_pro": pro_auc(masks, full_maps)}
+    return {
+        "pixel_auroc": pixel_auroc(masks, full_maps),
+        "pixel_auroc_interval": list(pixel_auroc_interval(masks, full_maps)),
+        "pixel_pro": pro_auc(masks, full_maps),
+    }
 
 
 def _evaluate_into(det: Detector, root, items: list, out: Path, overlays: int, progress: bool) -> dict:
@@ -92,7 +97,10 @@ def _evaluate_into(det: Detector, root, items: list, out: Path, overlays: int, p
     labels = np.array([t.label for t in items])
     predicted = (scores > det.threshold_).astype(int)
     sizes = [image_size_of(t.path) for t in items]
-    metrics = {**image_metrics(labels, scores), "threshold": det.threshold_, **pixel_metrics(items, maps, sizes)}
+    metrics = image_metrics(labels, scores)
+    if len(np.unique(labels)) == 2:
+        metrics["image_auroc_interval"] = list(image_auroc_interval(labels, scores))
+    metrics.update(threshold=det.threshold_, **pixel_metrics(items, maps, sizes))
     metrics.update(
         n_images=len(items),
         n_anomalous=int(labels.sum()),
@@ -101,6 +109,9 @@ def _evaluate_into(det: Detector, root, items: list, out: Path, overlays: int, p
         true_positives=int(((predicted == 1) & (labels == 1)).sum()),
         false_positives=int(((predicted == 1) & (labels == 0)).sum()),
     )
+    if "image_auroc_interval" in metrics or "pixel_auroc_interval" in metrics:
+        # what a *_interval is: how far another draw of test images of the same kinds could move the figure
+        metrics["intervals"] = f"{LEVEL:.0%}, bootstrap over the test images (ganspect.intervals)"
 
     rows = [
         {"path": str(t.path), "defect": t.defect, "label": t.label, "score": f"{s:.6g}", "predicted": int(p)}

@@ -131,13 +131,15 @@ def write_report(
         cells = (_figure(names[i], labels[i], scores[i], predicted[i], render(i)) for i in indices)
         return '<div class="gallery">' + "".join(cells) + "</div>"
 
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return f"{value:.4f}"
+        if isinstance(value, list | tuple) and len(value) == 2:  # an interval (low, high)
+            return f"{value[0]:.3f} to {value[1]:.3f}"
+        return html.escape(str(value))
+
     def table(values: dict) -> str:
-        return "".join(
-            f"<tr><td>{html.escape(k)}</td><td class='v'>{v:.4f}</td></tr>"
-            if isinstance(v, float)
-            else f"<tr><td>{html.escape(k)}</td><td class='v'>{html.escape(str(v))}</td></tr>"
-            for k, v in values.items()
-        )
+        return "".join(f"<tr><td>{html.escape(k)}</td><td class='v'>{cell(v)}</td></tr>" for k, v in values.items())
 
     rows = table(metrics)
     plot = validation_plot(history or {})

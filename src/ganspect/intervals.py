@@ -1,0 +1,163 @@
+"""How far an AUROC measured on a small test set can be trusted: bootstrap intervals over the test images.
+
+A test set of 14 good and 32 defective photos gives an image AUROC whose next decimal a different draw of photos
+would move: one good photo ranked above two more cracked ones is 0.004. These intervals say how much. The photos are
+resampled with replacement within their class (good images, anomalous images), as pROC's stratified bootstrap does
+for a ROC curve (Robin et al., BMC Bioinformatics 2011), and the AUROC is computed again on each resample; the
+interval is the central `level` share of those values (the percentile bootstrap). For the pixel AUROC the unit
+resampled is still the image, since pixels of one image are not independent draws: an image drawn twice counts all
+its pixels twice.
+
+`auroc_difference` compares detectors on the same images: each resample of the photos is applied to both, so what
+they share (an easy photo, a hard one) cancels, and the interval is that of the difference, mean over fits (the
+seeds of a benchmark's row) minus mean over fits. The fits are taken as they are: the interval covers the test
+images' draw, not another seed's training; a row's spread over seeds says that.
+
+Every resample's AUROC is exact for image scores: each image's score is one value, and the values are binned by
+their distinct levels. Pixel maps hold millions of values; they are binned into `bins` ranks of equal counts, and
+pairs inside one bin count as ties, which moves the AUROC by at most about 1 / bins (the point estimate reported
+beside the interval stays scikit-learn's exact one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import sparse
+
+LEVEL = 0.95
+RESAMPLES = 2000
+
+
+def stratified_counts(strata: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, N): how often each of N items is drawn in each resample, drawing with replacement within each
+    stratum (items of one label) as many as it holds. The first row is the sample itself (every count 1)."""
+    rng = np.random.default_rng(seed)
+    counts = np.ones((resamples + 1, len(strata)))
+    for value in np.unique(strata):
+        members = np.flatnonzero(strata == value)
+        counts[1:, members] = rng.multinomial(len(members), np.full(len(members), 1 / len(members)), resamples)
+    return counts
+
+
+def _bin_edges(values: np.ndarray, bins: int) -> np.ndarray:
+    """Sorted edges whose `searchsorted` gives each value its bin: the distinct values themselves when there are at
+    most `bins` of them (exact ranks), else quantiles (bins of about equal counts)."""
+    if len(values) > 1_000_000:  # millions of pixels: edges from an even sample of them (bins need not be exact)
+        values = values[:: len(values) // 1_000_000]
+    else:
+        distinct = np.unique(values)
+        if len(distinct) <= bins:
+            return distinct
+    return np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
+
+
+def histograms(
+    groups: Sequence[np.ndarray], positive: Sequence[np.ndarray], bins: int = 10_000
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """(positives, negatives), each (G, K) and sparse: per group (an image), how many of its positive and of its
+    negative values fall in each of K rank bins shared by all groups. A group may be empty."""
+    edges = _bin_edges(np.concatenate([np.ravel(g) for g in groups]).astype(np.float64), bins)
+    cells: dict[bool, tuple[list, list, list]] = {True: ([], [], []), False: ([], [], [])}
+    for k, (values, labels) in enumerate(zip(groups, positive, strict=True)):
+        index = np.searchsorted(edges, np.ravel(values).astype(np.float64))
+        labels = np.ravel(labels).astype(bool)
+        for side in (True, False):
+            mine = index[labels == side]
+            if len(mine) > 1000:  # an image's pixels: count every bin at once
+                counts = np.bincount(mine, minlength=len(edges) + 1)
+                found = np.flatnonzero(counts)
+                counts = counts[found]
+            else:
+                found, counts = np.unique(mine, return_counts=True)
+            cells[side][0].append(np.full(len(found), k))
+            cells[side][1].append(found)
+            cells[side][2].append(counts)
+    shape = (len(groups), len(edges) + 1)
+
+    def matrix(rows, cols, counts) -> sparse.csr_matrix:
+        return sparse.csr_matrix(
+            (np.concatenate(counts).astype(np.float64), (np.concatenate(rows), np.concatenate(cols))), shape=shape
+        )
+
+    return matrix(*cells[True]), matrix(*cells[False])
+
+
+def weighted_aurocs(
+    pos: sparse.csr_matrix, neg: sparse.csr_matrix, weights: np.ndarray, chunk: int = 256
+) -> np.ndarray:
+    """(R,) AUROC of the groups' values for each row of `weights` (R, G), a group counted as often as its weight:
+    the share of (positive, negative) pairs where the positive ranks higher, ties counting half. NaN where a row
+    leaves no pair."""
+    out = np.empty(len(weights))
+    for start in range(0, len(weights), chunk):  # in chunks: (R, K) bins of pixels would not fit at once
+        w = weights[start : start + chunk]
+        p, n = (pos.T @ w.T).T, (neg.T @ w.T).T  # (r, K)
+        below = np.cumsum(n, axis=1) - n  # negatives in lower bins
+        pairs = p.sum(1) * n.sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[start : start + chunk] = (p * (below + 0.5 * n)).sum(1) / pairs
+    return out
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    if np.isnan(values).all():  # no resample held a pair: one class absent
+        return float("nan"), float("nan")
+    low, high = np.nanquantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def _image_histograms(labels: np.ndarray, scores: np.ndarray) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """One group per image (its one score); an image without a score (NaN) is an empty group."""
+    rows = [slice(i, i + 1) if not np.isnan(scores[i]) else slice(0, 0) for i in range(len(scores))]
+    return histograms([scores[r] for r in rows], [labels[r] for r in rows])
+
+
+def image_auroc_interval(
+    labels: np.ndarray, scores: np.ndarray, level: float = LEVEL, resamples: int = RESAMPLES, seed: int = 0
+) -> tuple[float, float]:
+    """The `level` bootstrap interval of the image AUROC of `scores` (N,) against `labels` (N,), 1 = anomalous."""
+    labels = np.asarray(labels).astype(bool)
+    pos, neg = _image_histograms(labels, np.asarray(scores, np.float64))
+    return _interval(weighted_aurocs(pos, neg, stratified_counts(labels, resamples, seed)[1:]), level)
+
+
+def pixel_auroc_interval(
+    masks: Sequence[np.ndarray],
+    maps: Sequence[np.ndarray],
+    level: float = LEVEL,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    bins: int = 10_000,
+) -> tuple[float, float]:
+    """The `level` bootstrap interval of the pixel AUROC of `maps` against `masks` (pairs of one size each),
+    resampling whole images within their class (with a defect in the mask or without)."""
+    pos, neg = histograms(maps, masks, bins)
+    strata = np.array([np.any(m) for m in masks])
+    return _interval(weighted_aurocs(pos, neg, stratified_counts(strata, resamples, seed)[1:]), level)
+
+
+def auroc_difference(
+    labels: np.ndarray,
+    scores_a: np.ndarray,
+    scores_b: np.ndarray,
+    level: float = LEVEL,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Image AUROC of detector A minus detector B on the same N images, each the mean over its fits.
+
+    scores_a (Fa, N) and scores_b (Fb, N): one row per fit (a seed), NaN where a fit did not score an image (a
+    benchmark that left some images out of one seed's test). Returns `difference` (exact), and `low` and `high`,
+    its `level` interval: every resample of the images is applied to every fit of both."""
+    labels = np.asarray(labels).astype(bool)
+    counts = stratified_counts(labels, resamples, seed)  # row 0: the images as they are
+
+    def mean_auroc(scores: np.ndarray) -> np.ndarray:
+        fits = np.atleast_2d(np.asarray(scores, np.float64))
+        return np.mean([weighted_aurocs(*_image_histograms(labels, fit), counts) for fit in fits], axis=0)
+
+    difference = mean_auroc(scores_a) - mean_auroc(scores_b)
+    low, high = _interval(difference[1:], level)
+    return {"difference": float(difference[0]), "low": low, "high": high}
