@@ -47,9 +47,9 @@ import torch
 
 import ganspect
 from ganspect.checkpoint import write_text
-from ganspect.data import ImageFiles, MVTecFolder
-from ganspect.evaluate import evaluate_folder
-from ganspect.intervals import auroc_difference
+from ganspect.data import ImageFiles, MVTecFolder, image_size_of, read_mask
+from ganspect.evaluate import evaluate_folder, upsample_map
+from ganspect.intervals import auroc_difference, difference, histograms
 from ganspect.selection import SELECTION_DEFECTS
 
 
@@ -250,18 +250,53 @@ def photo_scores(rows: list[dict], root: Path) -> tuple[dict[str, int], list[dic
     return labels, scores
 
 
-def against_baseline(rows: list[dict], baseline: list[dict], root: Path) -> str:
-    """The rows' mean image AUROC minus the baseline's, on the same photos, with its 95% interval over photos."""
+def photo_masks(photos: list[str]) -> list[np.ndarray]:
+    """Each test photo's mask at the photo's own size (all False for a good one), found in its MVTec folder."""
+    data = Path(photos[0]).parents[2]  # DATA/test/<defect>/<photo>
+    found = {str(t.path.resolve()): t.mask_path for t in MVTecFolder(data).test_images()}
+    sizes = [image_size_of(p) for p in photos]
+    return [
+        read_mask(found[p], size).numpy() if found[p] else np.zeros(size, bool)
+        for p, size in zip(photos, sizes, strict=True)
+    ]
+
+
+def map_histograms(row: dict, root: Path, photos: list[str], masks: list[np.ndarray]) -> tuple:
+    """The pixel histograms (ganspect.intervals) of the row's fitted model's maps over `photos`, each map at its
+    mask's size, as `evaluate` measures the pixel AUROC; a photo outside the row's test is an empty group."""
+    folder = root / row.get("folder", run_folder(row["detector"], row["seed"]))
+    det = ganspect.load(folder.parent / f"{folder.name}.pt", device="cpu")
+    tested = set(photo_scores([row | {"folder": str(folder)}], root)[1][0])
+    maps = iter(det.anomaly_map(ImageFiles([p for p in photos if p in tested], det.channels, det.image_size)))
+    groups = [
+        upsample_map(next(maps), m.shape) if p in tested else np.zeros(0) for p, m in zip(photos, masks, strict=True)
+    ]
+    return histograms(groups, [m if p in tested else np.zeros(0) for p, m in zip(photos, masks, strict=True)])
+
+
+def against_baseline(rows: list[dict], baseline: list[dict], root: Path, cache: dict) -> tuple[str, str]:
+    """The rows' mean image AUROC and pixel AUROC minus the baseline's, on the same photos, each with its 95%
+    interval over draws of the photos. `cache` keeps the baseline's pixel histograms from row to row."""
     labels, scores = photo_scores([*rows, *baseline], root)
-    names = sorted(labels)
+    photos = sorted(labels)
+    strata = np.array([labels[p] for p in photos])
 
     def stack(per_fit: list[dict[str, float]]) -> np.ndarray:  # (fits, photos), NaN where a fit scored none
-        return np.array([[fit.get(n, np.nan) for n in names] for fit in per_fit])
+        return np.array([[fit.get(p, np.nan) for p in photos] for fit in per_fit])
 
-    found = auroc_difference(
-        np.array([labels[n] for n in names]), stack(scores[: len(rows)]), stack(scores[len(rows) :])
-    )
-    return f"{found['difference']:+.3f} ({found['low']:+.3f} to {found['high']:+.3f})"
+    image = auroc_difference(strata, stack(scores[: len(rows)]), stack(scores[len(rows) :]))
+    if "masks" not in cache:
+        cache["masks"] = photo_masks(photos)
+
+    def fits(some: list[dict]) -> list:
+        for row in some:
+            key = (row["detector"], row["seed"])
+            if key not in cache:
+                cache[key] = map_histograms(row, root, photos, cache["masks"])
+        return [cache[(row["detector"], row["seed"])] for row in some]
+
+    pixel = difference(fits(rows), fits(baseline), strata)
+    return tuple(f"{d['difference']:+.3f} ({d['low']:+.3f} to {d['high']:+.3f})" for d in (image, pixel))
 
 
 def evaluated(det, name: str, seed: int, data: Path, out: Path, progress: bool, fit_s: float, known) -> dict:
@@ -308,22 +343,23 @@ def validation_picks(rows: list[dict]) -> list[dict]:
 
 
 def table(rows: list[dict], names: list[str], root: Path, against: str = "PCA reconstruction") -> str:
-    """Mean +- std over the seeds; and, where `against` (a baseline) ran too, each row's image AUROC minus its on
-    the same photos, with the 95% interval of that difference over draws of the test photos (ganspect.intervals):
-    whether a row is above the baseline by more than which photos were drawn."""
+    """Mean +- std over the seeds; and, where `against` (a baseline) ran too, each row's image AUROC and pixel AUROC
+    minus its on the same photos, with the 95% interval of each difference over draws of the test photos
+    (ganspect.intervals): whether a row is above the baseline by more than which photos were drawn."""
     baseline = [r for r in rows if r["detector"] == against]
-    versus = f" image AUROC - {against}'s (95% interval over photos) |" if baseline else ""
+    versus = f" image AUROC - {against}'s | pixel AUROC - {against}'s |" if baseline else ""
     lines = [
         f"| detector | image AUROC | pixel AUROC | PRO | fit (min) | ms / image | seeds |{versus}",
-        "|---|---|---|---|---|---|---|" + ("---|" if baseline else ""),
+        "|---|---|---|---|---|---|---|" + ("---|---|" if baseline else ""),
     ]
+    cache: dict = {}
     for name in names:
         mine = [r for r in rows if r["detector"] == name]
         if not mine:
             continue
-        difference = ""
+        gaps = ""
         if baseline:
-            difference = " |" if name == against else f" {against_baseline(mine, baseline, root)} |"
+            gaps = " | |" if name == against else " {} | {} |".format(*against_baseline(mine, baseline, root, cache))
         cells = []
         for key in METRICS:
             values = np.array([r[key] for r in mine], dtype=float)
@@ -331,7 +367,13 @@ def table(rows: list[dict], names: list[str], root: Path, against: str = "PCA re
         fit = np.median([r["fit_minutes"] for r in mine])
         ms = np.median([r["score_ms_per_image"] for r in mine])
         seeds = ", ".join(str(r["seed"]) for r in mine)
-        lines.append(f"| {name} | {' | '.join(cells)} | {fit:.2f} | {ms:.2f} | {seeds} |{difference}")
+        lines.append(f"| {name} | {' | '.join(cells)} | {fit:.2f} | {ms:.2f} | {seeds} |{gaps}")
+    if baseline:
+        lines += [
+            "",
+            f"Differences: the rows' mean minus {against}'s on the same photos, and in brackets its 95%"
+            " interval over draws of the test photos (a stratified bootstrap, ganspect.intervals).",
+        ]
     return "\n".join(lines) + "\n"
 
 

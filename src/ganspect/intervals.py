@@ -108,7 +108,7 @@ def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _image_histograms(labels: np.ndarray, scores: np.ndarray) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+def image_histograms(labels: np.ndarray, scores: np.ndarray) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
     """One group per image (its one score); an image without a score (NaN) is an empty group."""
     rows = [slice(i, i + 1) if not np.isnan(scores[i]) else slice(0, 0) for i in range(len(scores))]
     return histograms([scores[r] for r in rows], [labels[r] for r in rows])
@@ -119,7 +119,7 @@ def image_auroc_interval(
 ) -> tuple[float, float]:
     """The `level` bootstrap interval of the image AUROC of `scores` (N,) against `labels` (N,), 1 = anomalous."""
     labels = np.asarray(labels).astype(bool)
-    pos, neg = _image_histograms(labels, np.asarray(scores, np.float64))
+    pos, neg = image_histograms(labels, np.asarray(scores, np.float64))
     return _interval(weighted_aurocs(pos, neg, stratified_counts(labels, resamples, seed)[1:]), level)
 
 
@@ -138,6 +138,27 @@ def pixel_auroc_interval(
     return _interval(weighted_aurocs(pos, neg, stratified_counts(strata, resamples, seed)[1:]), level)
 
 
+def difference(
+    first: Sequence[tuple[sparse.csr_matrix, sparse.csr_matrix]],
+    second: Sequence[tuple[sparse.csr_matrix, sparse.csr_matrix]],
+    strata: np.ndarray,
+    level: float = LEVEL,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> dict[str, float]:
+    """The mean AUROC over the fits of `first` minus that over the fits of `second`, each fit given as its
+    `histograms` over the same N images (groups), and the `level` interval of that difference: every resample of
+    the images, drawn within `strata` (N,), is applied to every fit of both. Returns difference, low and high."""
+    counts = stratified_counts(np.asarray(strata), resamples, seed)  # row 0: the images as they are
+
+    def mean_auroc(fits) -> np.ndarray:
+        return np.mean([weighted_aurocs(pos, neg, counts) for pos, neg in fits], axis=0)
+
+    gap = mean_auroc(first) - mean_auroc(second)
+    low, high = _interval(gap[1:], level)
+    return {"difference": float(gap[0]), "low": low, "high": high}
+
+
 def auroc_difference(
     labels: np.ndarray,
     scores_a: np.ndarray,
@@ -146,18 +167,13 @@ def auroc_difference(
     resamples: int = RESAMPLES,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Image AUROC of detector A minus detector B on the same N images, each the mean over its fits.
+    """Image AUROC of detector A minus detector B on the same N images, each the mean over its fits (`difference`).
 
     scores_a (Fa, N) and scores_b (Fb, N): one row per fit (a seed), NaN where a fit did not score an image (a
-    benchmark that left some images out of one seed's test). Returns `difference` (exact), and `low` and `high`,
-    its `level` interval: every resample of the images is applied to every fit of both."""
+    benchmark that left some images out of one seed's test). The difference is exact."""
     labels = np.asarray(labels).astype(bool)
-    counts = stratified_counts(labels, resamples, seed)  # row 0: the images as they are
 
-    def mean_auroc(scores: np.ndarray) -> np.ndarray:
-        fits = np.atleast_2d(np.asarray(scores, np.float64))
-        return np.mean([weighted_aurocs(*_image_histograms(labels, fit), counts) for fit in fits], axis=0)
+    def fits(scores: np.ndarray) -> list:
+        return [image_histograms(labels, fit) for fit in np.atleast_2d(np.asarray(scores, np.float64))]
 
-    difference = mean_auroc(scores_a) - mean_auroc(scores_b)
-    low, high = _interval(difference[1:], level)
-    return {"difference": float(difference[0]), "low": low, "high": high}
+    return difference(fits(scores_a), fits(scores_b), labels, level, resamples, seed)
