@@ -39,3 +39,24 @@ def digits():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def squares_folder(digits, tmp_path) -> Path:
+    """An MVTec AD-style folder of real digits (scikit-learn's zeros): 32 to train on, 12 good to test, and 12 with
+    a 2x2 square of a random grey level pasted somewhere, its mask in ground_truth/square."""
+    from PIL import Image
+
+    data, rng = tmp_path / "squares", np.random.default_rng(0)
+    defective = digits.train[32:44].copy()
+    masks = np.zeros_like(defective)
+    for image, mask in zip(defective, masks, strict=True):
+        y, x = rng.integers(0, 7, 2)
+        image[y : y + 2, x : x + 2], mask[y : y + 2, x : x + 2] = rng.integers(40, 220), 255
+    folders = {"train/good": digits.train[:32], "test/good": digits.train[44:56], "test/square": defective,
+               "ground_truth/square": masks}  # fmt: skip
+    for sub, images in folders.items():
+        (data / sub).mkdir(parents=True)
+        for i, image in enumerate(images):
+            Image.fromarray(image).save(data / sub / (f"{i:03d}_mask.png" if "ground" in sub else f"{i:03d}.png"))
+    return data

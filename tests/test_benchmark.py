@@ -84,27 +84,17 @@ def test_verdicts_reads_the_judge_as_the_fitted_model_scores(digits, tmp_path, c
     assert len(re.findall(r"proxy on .+: judge \d\.\d{3}, repair \d\.\d{3}", out)) == len(verdicts.FAMILIES)
 
 
-def test_real_images_table_sets_each_row_against_the_baseline_photo_by_photo(digits, tmp_path):
+def test_real_images_table_sets_each_row_against_the_baseline_photo_by_photo(squares_folder, tmp_path):
     """benchmarks/real_images.py's comparison columns: a row's difference to the baseline is the difference of the
     AUROCs `evaluate` measured, images and pixels, each with an interval around it."""
     from benchmarks import real_images
 
-    data, rng = tmp_path / "data", np.random.default_rng(0)
-    defective = digits.train[32:44].copy()
-    masks = np.zeros_like(defective)
-    for image, mask in zip(defective, masks, strict=True):  # a square of a random grey level, somewhere
-        y, x = rng.integers(0, 7, 2)
-        image[y : y + 2, x : x + 2], mask[y : y + 2, x : x + 2] = rng.integers(40, 220), 255
-    folders = {"train/good": digits.train[:32], "test/good": digits.train[44:56], "test/square": defective,
-               "ground_truth/square": masks}  # fmt: skip
-    for sub, images in folders.items():
-        (data / sub).mkdir(parents=True)
-        for i, image in enumerate(images):
-            Image.fromarray(image).save(data / sub / (f"{i:03d}_mask.png" if "ground" in sub else f"{i:03d}.png"))
-    train = sorted((data / "train/good").iterdir())
+    train = sorted((squares_folder / "train/good").iterdir())
     names = {"PCA reconstruction": ganspect.PCAReconstruction, "per-pixel Gaussian": ganspect.PixelGaussian}
     rows = [
-        real_images.evaluated(make(image_size=16).fit(train), name, 0, data, tmp_path / "out", False, 0.0, None)
+        real_images.evaluated(
+            make(image_size=16).fit(train), name, 0, squares_folder, tmp_path / "out", False, 0.0, None
+        )
         for name, make in names.items()
     ]
     text = real_images.table(rows, list(names), tmp_path / "out")
