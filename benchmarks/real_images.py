@@ -31,7 +31,11 @@ For every (detector, seed) the full `ganspect evaluate` output lands in OUT/<det
 report.html, overlays/) so the heat maps can be looked at, and the fitted model beside it (OUT/<detector>-seed<k>.pt,
 for `ganspect.load`); OUT/results.json is rewritten after every run and
 OUT/results.md holds the table: image AUROC, pixel AUROC and PRO as mean +- std over the seeds, fit minutes and
-scoring ms per image (medians over the seeds).
+scoring ms per image (medians over the seeds), and, where the PCA baseline ran too (`--against` names another
+row), each row's image and pixel AUROC minus the baseline's on the same photos, with the 95% interval of that
+difference over draws of the test photos (`ganspect.intervals`): a spread over seeds says how much another training
+moves a figure, this interval how much another set of test photos would. `--tabulate A/results.json B/results.json
+--out OUT` runs nothing and joins earlier runs into one such table (each run's folders stay where they are).
 """
 
 from __future__ import annotations
@@ -377,7 +381,7 @@ def table(rows: list[dict], names: list[str], root: Path, against: str = "PCA re
     return "\n".join(lines) + "\n"
 
 
-def tabulate(results: list[Path], out: Path) -> None:
+def tabulate(results: list[Path], out: Path, against: str) -> None:
     """One table (OUT/results.md, and the rows joined in OUT/results.json) of earlier runs, each row pointing at
     its own run's folders, so that rows of separate runs are compared photo by photo too."""
     rows = []
@@ -386,7 +390,7 @@ def tabulate(results: list[Path], out: Path) -> None:
             folder = path.parent.resolve() / row.get("folder", run_folder(row["detector"], row["seed"]))
             rows.append(row | {"folder": str(folder)})
     write_text(out / "results.json", json.dumps(rows, indent=2) + "\n")
-    text = table(rows, list(dict.fromkeys(r["detector"] for r in rows)), out)
+    text = table(rows, list(dict.fromkeys(r["detector"] for r in rows)), out, against)
     write_text(out / "results.md", "".join(f"{p}\n" for p in results) + f"\n{text}")
     print(text)
 
@@ -408,11 +412,17 @@ def main() -> None:
         metavar="RESULTS",
         help="no run: one table of earlier runs' results.json files (each beside its runs' folders), in OUT",
     )
+    parser.add_argument(
+        "--against",
+        default="PCA reconstruction",
+        metavar="BASELINE",
+        help="the row every other is compared with, photo by photo (default: PCA reconstruction)",
+    )
     args = parser.parse_args()
     if args.out.exists() and any(args.out.iterdir()):
         parser.error(f"--out {args.out}: expected a new or empty folder, so that results never mix two runs")
     if args.tabulate:
-        tabulate(args.tabulate, args.out)
+        tabulate(args.tabulate, args.out, args.against)
         return
     if args.data is None:
         parser.error("--data: expected the MVTec AD-style folder to run on (or --tabulate)")
@@ -441,7 +451,7 @@ def main() -> None:
         *args.detectors,
         *(f"{c}, rated for selection" for n in args.detectors for c in SELECTIONS.get(n, ([],))[0]),
     ]
-    text = table(rows, [*names, *PICKS], args.out)
+    text = table(rows, [*names, *PICKS], args.out, args.against)
     for name in set(args.detectors) & set(SELECTIONS):
         picks = ", ".join(f"seed {r['seed']}: {r['picked']}" for r in rows if r["detector"] == name)
         text += f"\n{name} picked {picks}\n"
