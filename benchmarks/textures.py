@@ -18,7 +18,10 @@ and `validation_defects` the third family.
 one that is neither the trained texture nor the test's foreign source: an external anomaly source, as DRAEM uses.
 RepairGAN's rows other than "RepairGAN" and that one keep its training defects before the evening of 2026-11-26
 (blob, cutpaste, scar; no cracks), with which their figures were measured.
-OUT/results.json is rewritten after every run; OUT/results.md holds the table.
+OUT/results.json is rewritten after every run; OUT/results.md holds the table, where each row is also set against
+the local-statistics baseline (when it ran) on the same test crops: its image and pixel AUROC minus the
+baseline's, with the 95% interval of that difference over draws of the crops (`ganspect.intervals`; each fit's
+crop scores are in results.json, its pixel histograms in OUT/<texture>-<detector>-seed<k>-pixels.npz).
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from scipy import sparse
 from sklearn.metrics import roc_auc_score
 
 import ganspect
-from ganspect.checkpoint import write_text
+from ganspect.checkpoint import atomic_output, write_text
+from ganspect.intervals import auroc_difference, difference, histograms
 from ganspect.metrics import pixel_auroc
 from ganspect.synthetic import PROXY_DEFECTS, UNSEEN_DEFECTS, make_defects
 
@@ -126,7 +131,8 @@ def texture_split(folder: Path, name: str) -> dict[str, torch.Tensor]:
     }
 
 
-def run_one(name: str, seed: int, split: dict[str, torch.Tensor], fill: Path) -> dict:
+def run_one(name: str, seed: int, split: dict[str, torch.Tensor], fill: Path, pixels: Path) -> dict:
+    """A fitted detector's row; its pixel histograms (for the comparison with a baseline) go to `pixels`."""
     made = DETECTORS[name](seed, fill)
     start = time.perf_counter()
     if isinstance(made, list):
@@ -135,9 +141,18 @@ def run_one(name: str, seed: int, split: dict[str, torch.Tensor], fill: Path) ->
         det = made.fit(split["train"])
     fit_s = time.perf_counter() - start
     scores, maps = det.score_and_map(split["test"])
+    masks = list(split["masks"].numpy())
+    pos, neg = histograms(list(maps), masks)
+    parts = {
+        f"{side}_{k}": getattr(m, k) for side, m in (("pos", pos), ("neg", neg)) for k in ("data", "indices", "indptr")
+    }
+    with atomic_output(pixels) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, shape=pos.shape, **parts)
     return {
         "image_auroc": float(roc_auc_score(split["labels"].numpy(), scores)),
-        "pixel_auroc": pixel_auroc(list(split["masks"].numpy()), list(maps)),
+        "pixel_auroc": pixel_auroc(masks, list(maps)),
+        "scores": [float(x) for x in scores],  # the test crops' scores and pixel histograms: the comparison (table)
+        "pixels": pixels.name,
         "fit_minutes": fit_s / 60,
         "validation": getattr(det, "validation_", {}),
         "settings": repr(det),
@@ -159,16 +174,44 @@ def validation_picks(rows: list[dict]) -> list[dict]:
     return picks
 
 
-def table(rows: list[dict], textures: list[str], names: list[str]) -> str:
-    lines = ["| texture | detector | image AUROC | pixel AUROC | fit (min) |", "|---|---|---|---|---|"]
+def pixel_histograms(row: dict, root: Path) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """The row's pixel histograms (ganspect.intervals), as run_one saved them under `root`."""
+    with np.load(root / row["pixels"]) as saved:
+        shape = tuple(saved["shape"])
+        return tuple(
+            sparse.csr_matrix((saved[f"{side}_data"], saved[f"{side}_indices"], saved[f"{side}_indptr"]), shape=shape)
+            for side in ("pos", "neg")
+        )
+
+
+def against_baseline(rows: list[dict], baseline: list[dict], root: Path) -> tuple[str, str]:
+    """The rows' mean image AUROC and pixel AUROC minus the baseline's on the same test crops, each with its 95%
+    interval over draws of the crops (a stratified bootstrap: ganspect.intervals)."""
+    labels = np.r_[np.zeros(TEST_CROPS // 2), np.ones(TEST_CROPS // 2)]  # texture_split's order
+    image = auroc_difference(labels, [r["scores"] for r in rows], [r["scores"] for r in baseline])
+    pixel = difference([pixel_histograms(r, root) for r in rows], [pixel_histograms(r, root) for r in baseline], labels)
+    return tuple(f"{d['difference']:+.3f} ({d['low']:+.3f} to {d['high']:+.3f})" for d in (image, pixel))
+
+
+def table(rows: list[dict], textures: list[str], names: list[str], root: Path, against: str = LOCAL) -> str:
+    """Mean +- std over the seeds; and, for rows that kept their crops' scores, each one's image and pixel AUROC
+    minus `against`'s (a baseline that ran too) on the same crops, with a 95% interval over draws of the crops."""
+    versus = f" image AUROC - {against}'s | pixel AUROC - {against}'s |"
+    lines = [f"| texture | detector | image AUROC | pixel AUROC | fit (min) |{versus}", "|---|---|---|---|---|---|---|"]
     for texture in textures:
+        baseline = [r for r in rows if r["texture"] == texture and r["detector"] == against and "scores" in r]
         for name in names:
             mine = [r for r in rows if r["texture"] == texture and r["detector"] == name]
             if not mine:
                 continue
             cells = [f"{np.mean([r[k] for r in mine]):.3f} +- {np.std([r[k] for r in mine]):.3f}" for k in METRICS]
             fit = np.median([r["fit_minutes"] for r in mine])
-            lines.append(f"| {texture} | {name} | {' | '.join(cells)} | {fit:.2f} |")
+            gaps = " | |"
+            if baseline and name != against and all("scores" in r for r in mine):
+                gaps = " {} | {} |".format(*against_baseline(mine, baseline, root))
+            lines.append(f"| {texture} | {name} | {' | '.join(cells)} | {fit:.2f} |{gaps}")
+    lines += ["", f"Differences: the rows' mean minus {against}'s on the same test crops, and in brackets its 95%"
+              " interval over draws of the crops (a stratified bootstrap, ganspect.intervals)."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -186,7 +229,12 @@ def main() -> None:
     if args.out.exists() and any(args.out.iterdir()):
         parser.error(f"--out {args.out}: expected a new or empty folder, so that results never mix two runs")
     if args.tabulate:
-        runs = [row for path in args.tabulate for row in json.loads(path.read_text())]
+        # each row's pixel histograms stay beside its own run's results.json
+        runs = [
+            row | ({"pixels": str(path.parent.resolve() / row["pixels"])} if "pixels" in row else {})
+            for path in args.tabulate
+            for row in json.loads(path.read_text())
+        ]
         rows = [row for row in runs if row["detector"] not in (PICK, PICK_ANY)]
         args.textures = [t for t in FOREIGN if any(r["texture"] == t for r in rows)]
         args.detectors = [d for d in DETECTORS if any(r["detector"] == d for r in rows)]
@@ -197,7 +245,7 @@ def main() -> None:
         rows = run(args)
     rows += validation_picks(rows)
     write_text(args.out / "results.json", json.dumps(rows, indent=2) + "\n")
-    text = table(rows, args.textures, [*args.detectors, PICK, PICK_ANY])
+    text = table(rows, args.textures, [*args.detectors, PICK, PICK_ANY], args.out)
     write_text(args.out / "results.md", f"textures, seeds {args.seeds}\n\n{text}")
     print(text)
 
@@ -212,7 +260,13 @@ def run(args: argparse.Namespace) -> list[dict]:
                     "texture": texture,
                     "detector": name,
                     "seed": seed,
-                    **run_one(name, seed, split, args.data / f"{FILL[texture]}.png"),
+                    **run_one(
+                        name,
+                        seed,
+                        split,
+                        args.data / f"{FILL[texture]}.png",
+                        args.out / f"{texture}-{name.replace(' ', '_').replace(',', '')}-seed{seed}-pixels.npz",
+                    ),
                 }
                 rows.append(row)
                 figures = ", ".join(f"{k} {row[k]:.3f}" for k in METRICS)
