@@ -51,9 +51,10 @@ import torch
 
 import ganspect
 from ganspect.checkpoint import write_text
-from ganspect.data import ImageFiles, MVTecFolder, image_size_of, read_mask
-from ganspect.evaluate import evaluate_folder, upsample_map
-from ganspect.intervals import auroc_difference, difference, histograms
+from ganspect.comparison import test_histograms
+from ganspect.data import ImageFiles, MVTecFolder, image_size_of
+from ganspect.evaluate import evaluate_folder, test_masks
+from ganspect.intervals import auroc_difference, difference
 from ganspect.selection import SELECTION_DEFECTS
 
 
@@ -254,28 +255,20 @@ def photo_scores(rows: list[dict], root: Path) -> tuple[dict[str, int], list[dic
     return labels, scores
 
 
-def photo_masks(photos: list[str]) -> list[np.ndarray]:
-    """Each test photo's mask at the photo's own size (all False for a good one), found in its MVTec folder."""
+def photo_items(photos: list[str]) -> list:
+    """The test images (MVTecFolder.test_images()) of `photos`, resolved paths of one MVTec folder's test set."""
     data = Path(photos[0]).parents[2]  # DATA/test/<defect>/<photo>
-    found = {str(t.path.resolve()): t.mask_path for t in MVTecFolder(data).test_images()}
-    sizes = [image_size_of(p) for p in photos]
-    return [
-        read_mask(found[p], size).numpy() if found[p] else np.zeros(size, bool)
-        for p, size in zip(photos, sizes, strict=True)
-    ]
+    found = {str(t.path.resolve()): t for t in MVTecFolder(data).test_images()}
+    return [found[p] for p in photos]
 
 
-def map_histograms(row: dict, root: Path, photos: list[str], masks: list[np.ndarray]) -> tuple:
-    """The pixel histograms (ganspect.intervals) of the row's fitted model's maps over `photos`, each map at its
-    mask's size, as `evaluate` measures the pixel AUROC; a photo outside the row's test is an empty group."""
+def map_histograms(row: dict, root: Path, photos: list[str], items: list, masks: list) -> tuple:
+    """The pixel histograms (ganspect.intervals) of the row's fitted model's maps over `photos`, as `evaluate`
+    measures the pixel AUROC; a photo outside the row's test is left out (an empty group)."""
     folder = root / row.get("folder", run_folder(row["detector"], row["seed"]))
     det = ganspect.load(folder.parent / f"{folder.name}.pt", device="cpu")
     tested = set(photo_scores([row | {"folder": str(folder)}], root)[1][0])
-    maps = iter(det.anomaly_map(ImageFiles([p for p in photos if p in tested], det.channels, det.image_size)))
-    groups = [
-        upsample_map(next(maps), m.shape) if p in tested else np.zeros(0) for p, m in zip(photos, masks, strict=True)
-    ]
-    return histograms(groups, [m if p in tested else np.zeros(0) for p, m in zip(photos, masks, strict=True)])
+    return test_histograms(det, items, [m if p in tested else None for p, m in zip(photos, masks, strict=True)])[1]
 
 
 def against_baseline(rows: list[dict], baseline: list[dict], root: Path, cache: dict) -> tuple[str, str]:
@@ -290,13 +283,14 @@ def against_baseline(rows: list[dict], baseline: list[dict], root: Path, cache: 
 
     image = auroc_difference(strata, stack(scores[: len(rows)]), stack(scores[len(rows) :]))
     if "masks" not in cache:
-        cache["masks"] = photo_masks(photos)
+        cache["items"] = photo_items(photos)
+        cache["masks"] = test_masks(cache["items"], [image_size_of(p) for p in photos])
 
     def fits(some: list[dict]) -> list:
         for row in some:
             key = (row["detector"], row["seed"])
             if key not in cache:
-                cache[key] = map_histograms(row, root, photos, cache["masks"])
+                cache[key] = map_histograms(row, root, photos, cache["items"], cache["masks"])
         return [cache[(row["detector"], row["seed"])] for row in some]
 
     pixel = difference(fits(rows), fits(baseline), strata)

@@ -107,3 +107,30 @@ def test_evaluate_reports_both_intervals_around_its_figures(squares_folder, tmp_
     report = (tmp_path / "ev" / "report.html").read_text()
     low, high = metrics["image_auroc_interval"]
     assert f"{low:.3f} to {high:.3f}" in report
+
+
+def test_compare_sets_two_models_side_by_side_on_the_same_photos(squares_folder, tmp_path, capsys):
+    """`ganspect compare`: each side's AUROCs are those `evaluate` measures, the difference theirs, with its interval;
+    a model against itself is level, with an interval of zero width."""
+    import ganspect
+    from ganspect.cli import main
+
+    train = sorted((squares_folder / "train/good").iterdir())
+    for name, cls in (("pca", ganspect.PCAReconstruction), ("gauss", ganspect.PixelGaussian)):
+        cls(image_size=16).fit(train).save(tmp_path / f"{name}.pt")
+        assert (
+            main(["-q", "evaluate", str(tmp_path / f"{name}.pt"), str(squares_folder), "--out", str(tmp_path / name)])
+            == 0
+        )
+    metrics = {n: json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("pca", "gauss")}
+    argv = ["-q", "compare", str(squares_folder), "--models", str(tmp_path / "gauss.pt"), "--against"]
+    assert main([*argv, str(tmp_path / "pca.pt"), "--json", str(tmp_path / "c.json")]) == 0
+    found = json.loads((tmp_path / "c.json").read_text())
+    for key, tolerance in (("image_auroc", 1e-12), ("pixel_auroc", 2e-3)):  # pixels: binned, nearly exact
+        gap = found[f"{key}_difference"]
+        assert gap["difference"] == pytest.approx(metrics["gauss"][key] - metrics["pca"][key], abs=tolerance)
+        assert gap["low"] < gap["difference"] < gap["high"]
+        assert found[f"first_{key}"] == pytest.approx(metrics["gauss"][key], abs=tolerance)
+    assert "image AUROC: " in capsys.readouterr().out
+    assert main([*argv[:-2], str(tmp_path / "pca.pt"), "--against", str(tmp_path / "pca.pt")]) == 0
+    assert "difference +0.000 (+0.000 to +0.000): level" in capsys.readouterr().out

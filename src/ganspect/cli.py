@@ -1,5 +1,5 @@
-"""The command line: fit | select | ensemble | score | evaluate | export | serve | benchmark | demo. `fit` flags
-are made from the detector's fields, and `select`'s candidates name them."""
+"""The command line: fit | select | ensemble | score | evaluate | compare | export | serve | benchmark | demo.
+`fit` flags are made from the detector's fields, and `select`'s candidates name them."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import __version__
-from .checkpoint import check_output
+from .checkpoint import check_output, write_text
 from .data import ImageFiles, MVTecFolder, expand_paths, set_max_pixels
 from .detector import Detector, detector_classes, load
 from .ensemble import Ensemble
@@ -177,6 +177,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--overlays", type=int, default=16, help="how many heat-map overlays to write")
     evaluate.add_argument("--device", default=None, help="override the model's device")
 
+    versus = commands.add_parser(
+        "compare", help="two models (or two sets of fits) on DATA/test, photo by photo: AUROC differences, intervals"
+    )
+    versus.add_argument("data", type=Path, help="MVTec AD-style folder with test/ (and ground_truth/)")
+    versus.add_argument(
+        "--models", type=Path, nargs="+", required=True, help="one model, or fits of one method (averaged)"
+    )
+    versus.add_argument("--against", type=Path, nargs="+", required=True, help="the other side, as --models")
+    versus.add_argument("--json", type=Path, default=None, help="also write the figures here as JSON")
+    versus.add_argument("--device", default=None, help="override the models' device")
+
     ensemble = commands.add_parser(
         "ensemble", help="join fits of one method (other seeds) into one model that averages their scores and maps"
     )
@@ -312,6 +323,23 @@ def run(args: argparse.Namespace) -> int:
         det = load(args.model, args.device)
         metrics = evaluate_folder(det, args.data, args.out, overlays=args.overlays, progress=progress)
         print(json.dumps(metrics, indent=2))
+    elif args.command == "compare":
+        from .comparison import compare
+
+        if args.json is not None:
+            check_output(args.json)
+        sides = [[load(path, args.device) for path in paths] for paths in (args.models, args.against)]
+        found = compare(*sides, args.data)
+        print(f"{found['n_images']} test images ({found['n_anomalous']} anomalous); {found['level']:.0%} intervals")
+        for key, name in (("image_auroc", "image AUROC"), ("pixel_auroc", "pixel AUROC")):
+            if f"{key}_difference" in found:
+                gap = found[f"{key}_difference"]
+                print(
+                    f"{name}: {found[f'first_{key}']:.3f} against {found[f'second_{key}']:.3f}, difference "
+                    f"{gap['difference']:+.3f} ({gap['low']:+.3f} to {gap['high']:+.3f}): {found[f'{key}_verdict']}"
+                )
+        if args.json is not None:
+            write_text(args.json, json.dumps(found, indent=2) + "\n")
     elif args.command == "ensemble":
         check_output(args.output)
         try:

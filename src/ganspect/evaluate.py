@@ -72,19 +72,25 @@ def evaluate_folder(
         return _evaluate_into(det, root, items, folder, overlays, progress)
 
 
+def test_masks(items: list, sizes: list[tuple[int, int]]) -> list[np.ndarray | None]:
+    """Each test image's mask (MVTecFolder.test_images()) at the image's own size `sizes` (H, W): all False for a
+    normal image; None for an anomalous one without a mask, which pixel metrics leave out."""
+    return [
+        read_mask(t.mask_path, size).numpy() if t.mask_path else np.zeros(size, bool) if t.label == 0 else None
+        for t, size in zip(items, sizes, strict=True)
+    ]
+
+
 def pixel_metrics(items: list, maps: np.ndarray, sizes: list | None = None) -> dict[str, float]:
     """pixel_auroc and pixel_pro of `maps` (N, S, S) for the test images `items` (MVTecFolder.test_images()), each
     map brought to its mask's own resolution (`sizes`, the images' (H, W), when the caller has read them already);
     normal images count as all-normal pixels. Empty without masks."""
-    sizes = sizes or [image_size_of(t.path) for t in items]
-    with_masks = [i for i, t in enumerate(items) if t.mask_path is not None or t.label == 0]
-    if not any(items[i].mask_path is not None for i in with_masks):
+    if not any(t.mask_path is not None for t in items):
         return {}
-    masks = [
-        read_mask(items[i].mask_path, sizes[i]).numpy() if items[i].mask_path else np.zeros(sizes[i], bool)
-        for i in with_masks
-    ]
-    full_maps = [upsample_map(maps[i], sizes[i]) for i in with_masks]
+    sizes = sizes or [image_size_of(t.path) for t in items]
+    found = [(k, m) for k, m in enumerate(test_masks(items, sizes)) if m is not None]
+    masks = [m for _, m in found]
+    full_maps = [upsample_map(maps[k], m.shape) for k, m in found]
     return {
         "pixel_auroc": pixel_auroc(masks, full_maps),
         "pixel_auroc_interval": list(pixel_auroc_interval(masks, full_maps)),
