@@ -104,8 +104,9 @@ def _evaluate_into(det: Detector, root, items: list, out: Path, overlays: int, p
     predicted = (scores > det.threshold_).astype(int)
     sizes = [image_size_of(t.path) for t in items]
     metrics = image_metrics(labels, scores)
-    if len(np.unique(labels)) == 2:
-        metrics["image_auroc_interval"] = list(image_auroc_interval(labels, scores))
+    if len(np.unique(labels)) == 2:  # the interval beside its figure
+        interval = list(image_auroc_interval(labels, scores))
+        metrics = {"image_auroc": metrics.pop("image_auroc"), "image_auroc_interval": interval, **metrics}
     metrics.update(threshold=det.threshold_, **pixel_metrics(items, maps, sizes))
     metrics.update(
         n_images=len(items),
@@ -117,7 +118,10 @@ def _evaluate_into(det: Detector, root, items: list, out: Path, overlays: int, p
     )
     if "image_auroc_interval" in metrics or "pixel_auroc_interval" in metrics:
         # what a *_interval is: how far another draw of test images of the same kinds could move the figure
-        metrics["intervals"] = f"{LEVEL:.0%}, bootstrap over the test images (ganspect.intervals)"
+        metrics["intervals"] = (
+            f"{LEVEL:.0%}: image AUROC from its standard error (Hanley-McNeil, score-type), pixel AUROC a bootstrap "
+            "over the test images (ganspect.intervals)"
+        )
 
     rows = [
         {"path": str(t.path), "defect": t.defect, "label": t.label, "score": f"{s:.6g}", "predicted": int(p)}
