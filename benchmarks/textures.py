@@ -196,8 +196,12 @@ def against_baseline(rows: list[dict], baseline: list[dict], root: Path) -> tupl
 def table(rows: list[dict], textures: list[str], names: list[str], root: Path, against: str = LOCAL) -> str:
     """Mean +- std over the seeds; and, for rows that kept their crops' scores, each one's image and pixel AUROC
     minus `against`'s (a baseline that ran too) on the same crops, with a 95% interval over draws of the crops."""
-    versus = f" image AUROC - {against}'s | pixel AUROC - {against}'s |"
-    lines = [f"| texture | detector | image AUROC | pixel AUROC | fit (min) |{versus}", "|---|---|---|---|---|---|---|"]
+    compared = any(r["detector"] == against and "scores" in r for r in rows)
+    versus = f" image AUROC - {against}'s | pixel AUROC - {against}'s |" if compared else ""
+    lines = [
+        f"| texture | detector | image AUROC | pixel AUROC | fit (min) |{versus}",
+        "|---|---|---|---|---|" + ("---|---|" if compared else ""),
+    ]
     for texture in textures:
         baseline = [r for r in rows if r["texture"] == texture and r["detector"] == against and "scores" in r]
         for name in names:
@@ -206,12 +210,13 @@ def table(rows: list[dict], textures: list[str], names: list[str], root: Path, a
                 continue
             cells = [f"{np.mean([r[k] for r in mine]):.3f} +- {np.std([r[k] for r in mine]):.3f}" for k in METRICS]
             fit = np.median([r["fit_minutes"] for r in mine])
-            gaps = " | |"
+            gaps = " | |" if compared else ""
             if baseline and name != against and all("scores" in r for r in mine):
                 gaps = " {} | {} |".format(*against_baseline(mine, baseline, root))
             lines.append(f"| {texture} | {name} | {' | '.join(cells)} | {fit:.2f} |{gaps}")
-    lines += ["", f"Differences: the rows' mean minus {against}'s on the same test crops, and in brackets its 95%"
-              " interval over draws of the crops (a stratified bootstrap, ganspect.intervals)."]  # fmt: skip
+    if compared:
+        lines += ["", f"Differences: the rows' mean minus {against}'s on the same test crops, and in brackets its 95%"
+                  " interval over draws of the crops (a stratified bootstrap, ganspect.intervals)."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
