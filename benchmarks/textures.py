@@ -50,6 +50,7 @@ METRICS = ("image_auroc", "pixel_auroc")
 FOREIGN = {"brick": "gravel", "grass": "brick", "gravel": "grass"}
 FILL = {"brick": "grass", "grass": "gravel", "gravel": "brick"}  # never the test's foreign source
 FILLED, LOCAL = "RepairGAN, filled from a texture", "local statistics, nearest neighbour"
+PROCEDURAL = "RepairGAN, procedural fill"
 EARLIER = "blob,cutpaste,scar"  # RepairGAN's training defects before the evening of 2026-11-26
 PICK, PICK_ANY = "RepairGAN, validation picks the fill or not", "validation picks RepairGAN, filled or local statistics"
 
@@ -66,6 +67,11 @@ DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector | list[ganspect.Det
     LOCAL: lambda seed, fill: made(ganspect.LocalStatistics, seed),
     "RepairGAN": lambda seed, fill: made(ganspect.RepairGAN, seed),
     FILLED: lambda seed, fill: made(ganspect.RepairGAN, seed, fill_source=str(fill)),
+    # textures made from nothing fill the defects (all of them, or half: the rest from the texture itself)
+    PROCEDURAL: lambda seed, fill: made(ganspect.RepairGAN, seed, fill_source="procedural"),
+    "RepairGAN, half procedural fill": lambda seed, fill: made(
+        ganspect.RepairGAN, seed, fill_source="procedural", fill_share=0.5
+    ),
     # the rows below keep RepairGAN's defaults before the evening of 2026-11-26 (no cracks trained on), with which
     # their figures were measured
     "RepairGAN, no cracks": lambda seed, fill: made(ganspect.RepairGAN, seed, defects=EARLIER),

@@ -62,6 +62,22 @@ def test_fill_source_is_what_fills_the_defects(tmp_path):
     assert crops.shape == (4, 1, 24, 24)
 
 
+def test_procedural_fill_carries_no_content_of_the_batch():
+    """fill_source="procedural": the defects are filled with textures made from nothing, so an image's damaged copy
+    is the same whatever the other images of its batch are (filled from the batch, it changes with them)."""
+    x = torch.rand(8, 1, 32, 32)
+    other = x.clone()
+    other[1:] = torch.rand(7, 1, 32, 32)  # image 0 unchanged, the images that would fill its defects changed
+    kinds = ("blob", "cutpaste", "scar")
+    det = ganspect.RepairGAN(fill_source="procedural")
+    det._fills = det._fill_maker()
+    for step in range(3):
+        damaged, masks = det._damage(x, step, kinds)
+        assert masks[0].any() and torch.equal(damaged[0], det._damage(other, step, kinds)[0][0])
+    own = ganspect.RepairGAN()
+    assert not torch.equal(own._damage(x, 0, kinds)[0][0], own._damage(other, 0, kinds)[0][0])
+
+
 def test_a_fill_source_that_cannot_be_read_is_named_before_training(tmp_path, digits):
     (tmp_path / "broken.png").write_bytes(b"not an image")
     for source, expected in ((tmp_path / "absent", "no such file"), (tmp_path, "broken.png: cannot read")):

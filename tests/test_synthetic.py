@@ -113,3 +113,21 @@ def test_a_bite_is_taken_from_the_rim():
     for mask in masks:
         assert mask.any() and mask.sum() < disc.sum() / 4
     assert all((g & (disc == 0)).any() for g in grown)
+
+
+def test_procedural_textures_are_seeded_varied_and_in_range():
+    """Textures made from nothing: the same generator state gives the same textures, another gives others; values
+    in [0, 1], none flat; smooth and sharp ones both drawn (the mean jump between neighbouring pixels, relative to
+    the texture's range, differs more than tenfold between them)."""
+    from ganspect.synthetic import procedural_textures
+
+    first = procedural_textures(24, 48, torch.Generator().manual_seed(3), channels=3)
+    assert first.shape == (24, 3, 48, 48) and first.min() >= 0 and first.max() <= 1
+    assert torch.equal(first, procedural_textures(24, 48, torch.Generator().manual_seed(3), channels=3))
+    assert not torch.equal(first, procedural_textures(24, 48, torch.Generator().manual_seed(4), channels=3))
+    spans = first.flatten(2).amax(2) - first.flatten(2).amin(2)  # (N, C): every texture spans two colours
+    channel = spans.argmax(1)
+    plane, span = first[torch.arange(24), channel], spans.amax(1)
+    assert (span > 0).all()
+    roughness = (plane[:, :, 1:] - plane[:, :, :-1]).abs().flatten(1).mean(1) / span
+    assert roughness.max() > 10 * roughness.min()

@@ -43,11 +43,12 @@ from tqdm.auto import tqdm
 from .data import RandomPatches, expand_paths, image_size_of, read_image, resize
 from .detector import Detector, param
 from .maps import smooth, top_mean
-from .synthetic import DEFECTS, SHAPE_DEFECTS, defect_kinds, make_defects, randint
+from .synthetic import DEFECTS, SHAPE_DEFECTS, defect_kinds, make_defects, procedural_textures, randint
 from .train import make_fabric, round_lengths, shuffled_loader, take
 from .validation import BestRound
 
 VERDICTS = ("judge", "repair", "auto")
+PROCEDURAL = "procedural"  # fill_source's name for textures made from nothing (`synthetic.procedural_texture`)
 TRAINABLE = {**DEFECTS, **SHAPE_DEFECTS}  # the kinds made to train on, and the gap of a broken object
 DOWNSAMPLING = 16  # both networks halve the image four times (G) or three times (D): sizes are multiples of 16
 
@@ -196,7 +197,8 @@ class RepairGAN(Detector):
     fill_source: str = param(
         "",
         "an image file or folder whose random crops (at the files' own resolution) fill the training defects, "
-        "DRAEM's anomaly source; empty: other normal training images fill them",
+        "DRAEM's anomaly source; 'procedural': random textures made from nothing (noise, stripes, spots); empty: "
+        "other normal training images fill them",
     )
     fill_share: float = param(1.0, "with fill_source: share of the defects it fills (the rest: normal images)")
     verdict: str = param(
@@ -270,7 +272,7 @@ class RepairGAN(Detector):
         ckpt = self._round_checkpoint(nets, opts, shuffle_rng, data, fabric, BestRound())
         start = ckpt.restore(self.history_)
         kinds, a = defect_kinds(self.defects), self.adversarial_weight
-        self._fills = FillCrops(self.fill_source, self.channels) if self.fill_source else None
+        self._fills = self._fill_maker()
 
         step = sum(lengths[:start])
         bar = tqdm(total=self.steps, desc="RepairGAN", unit="step", disable=not progress, initial=step)
@@ -313,6 +315,12 @@ class RepairGAN(Detector):
             self.history_["kept_round"] = [float(ckpt.best.round + 1)]
         self.repairer_, self.judge_ = gen.eval(), judge.eval()
 
+    def _fill_maker(self):
+        """(count, side, generator) -> fills (count, C, side, side) in [0, 1] from fill_source, or None."""
+        if self.fill_source == PROCEDURAL:
+            return partial(procedural_textures, channels=self.channels)
+        return FillCrops(self.fill_source, self.channels).draw if self.fill_source else None
+
     def _damage(self, x: torch.Tensor, step: int, kinds: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch x (B, C, c, c) in [0, 1] with synthetic defects on its first `defect_share`, in [-1, 1], and
         float masks (B, c, c). The defects of step k depend on (seed, k) alone, so a resumed training draws them
@@ -322,7 +330,7 @@ class RepairGAN(Detector):
         chosen, fills, sources = x[:count].cpu(), getattr(self, "_fills", None), None
         if fills:
             g = torch.Generator().manual_seed(seed)
-            crops = fills.draw(count, x.shape[-1], g)
+            crops = fills(count, x.shape[-1], g)
             external = torch.rand(count, generator=g) < self.fill_share
             own = chosen.roll(-1, 0)  # the next crop of the batch, as make_defects takes it
             sources = torch.where(external[:, None, None, None], crops, own)

@@ -247,6 +247,46 @@ def grain(image: torch.Tensor, source: torch.Tensor, g: torch.Generator) -> tupl
 PROXY_DEFECTS: dict[str, Callable] = {"speck": speck, "warp": warp, "haze": haze, "grain": grain}
 
 
+def fractal_noise(side: int, g: torch.Generator) -> torch.Tensor:
+    """(side, side) noise summed over octaves: a random coarse grid upsampled bicubically, each finer octave
+    weighted by a random persistence to the power of its level, so one draw is cloudy and smooth, another grainy."""
+    cells, persistence = randint(g, 2, 8), uniform(g, 0.3, 0.9)
+    total, weight = torch.zeros(side, side), 1.0
+    while cells <= side:
+        grid = torch.randn(1, 1, cells, cells, generator=g)
+        total += weight * F.interpolate(grid, size=(side, side), mode="bicubic", align_corners=False)[0, 0]
+        cells, weight = 2 * cells, weight * persistence
+    return total
+
+
+def procedural_texture(channels: int, side: int, g: torch.Generator) -> torch.Tensor:
+    """A random texture (C, side, side) in [0, 1] made from nothing: fractal noise, a grating (stripes at a random
+    frequency and angle, bent by noise) or spots (fine noise thresholded), painted between two random colours. An
+    anomaly source that carries no data: DRAEM fills its defects from an external texture set; a library that may
+    not download one makes its own, unlike any user's images."""
+    kind = randint(g, 0, 2)
+    if kind == 0:
+        t = fractal_noise(side, g)
+    else:
+        ys, xs = torch.meshgrid(torch.arange(side) / side, torch.arange(side) / side, indexing="ij")
+        angle, cycles = uniform(g, 0, math.pi), uniform(g, 2, side / 4)
+        bend = uniform(g, 0, 3) * fractal_noise(side, g)  # radians of phase: a wave that wanders
+        t = torch.sin(2 * math.pi * cycles * (xs * math.cos(angle) + ys * math.sin(angle)) + bend)
+        if kind == 2:  # spots: where the noise is highest, at a random density
+            fine = fractal_noise(side, g)
+            t = (fine > torch.quantile(fine.flatten(), uniform(g, 0.6, 0.95))).float()
+        elif uniform(g, 0, 1) < 0.5:  # hard stripes rather than a soft wave
+            t = (t > 0).float()
+    t = (t - t.min()) / (t.max() - t.min()).clamp_min(1e-6)
+    low, high = torch.rand(2, channels, 1, 1, generator=g)
+    return low + t * (high - low)
+
+
+def procedural_textures(count: int, side: int, g: torch.Generator, channels: int) -> torch.Tensor:
+    """`count` procedural textures (count, C, side, side): RepairGAN's built-in anomaly source."""
+    return torch.stack([procedural_texture(channels, side, g) for _ in range(count)])
+
+
 def wander(t: torch.Tensor, cells: int, g: torch.Generator) -> torch.Tensor:
     """A smooth random curve of unit scale, read at t in [0, 1]: `cells` random knots joined by straight lines."""
     knots = torch.randn(cells, generator=g)
