@@ -120,6 +120,13 @@ DETECTORS = {
     # the defaults: blobs, cut-and-paste, scars and cracks (gaps showing the tray) trained on
     "RepairGAN": lambda seed: ganspect.RepairGAN(channels=3, seed=seed),
     "RepairGAN, augmented": lambda seed: ganspect.RepairGAN(channels=3, augment=True, seed=seed),
+    # defects filled with textures made from nothing, all of them or half (the rest from the other photos)
+    "RepairGAN, augmented, procedural fill": lambda seed: ganspect.RepairGAN(
+        channels=3, augment=True, fill_source="procedural", seed=seed
+    ),
+    "RepairGAN, augmented, half procedural fill": lambda seed: ganspect.RepairGAN(
+        channels=3, augment=True, fill_source="procedural", fill_share=0.5, seed=seed
+    ),
     # its defaults before the evening of 2026-11-26: no cracks trained on. The rows named "no cracks" change those
     # earlier defaults, with which their figures were measured
     "RepairGAN, no cracks": lambda seed: earlier_repairgan(seed),

@@ -41,7 +41,7 @@ def test_fill_source_is_what_fills_the_defects(tmp_path):
     x = 0.1 + 0.2 * torch.rand(8, 1, 32, 32)  # a white fill stays above 0.35 after its colour shift
     kinds = ("blob", "cutpaste", "scar")
     det = ganspect.RepairGAN(fill_source=str(tmp_path / "white.png"))
-    det._fills = FillCrops(det.fill_source, channels=1)
+    det._fills = det._fill_maker()
     for step in range(3):
         damaged, masks = det._damage(x, step, kinds)
         moved = ((damaged + 1) / 2 - x)[:, 0][masks.bool()]

@@ -24,8 +24,9 @@ Both networks are fully convolutional: they train on random crops (`crop_size`) 
 What it draws on: DRAEM (Zavrtanik, Kristan and Skocaj, ICCV 2021) for a reconstructive and a discriminative
 subnetwork trained on simulated anomalies, its smooth-noise masks and focal loss; CutPaste (Li, Sohn, Yoon and
 Pfister, CVPR 2021) for the cut-and-paste and scar defects. Ours: the adversarial term from the segmenting
-discriminator, defects filled from the user's own normal images (DRAEM fills them from an external texture set),
-the networks sized to train within minutes on a CPU, and the validation split picking the round kept.
+discriminator, defects filled from the user's own normal images (DRAEM fills them from an external texture set)
+or from textures made from nothing (`fill_source="procedural"`), the networks sized to train within minutes on a
+CPU, and the validation split picking the round kept.
 """
 
 from __future__ import annotations
