@@ -272,6 +272,7 @@ def procedural_texture(channels: int, side: int, g: torch.Generator) -> torch.Te
         angle, cycles = uniform(g, 0, math.pi), uniform(g, 2, side / 4)
         bend = uniform(g, 0, 3) * fractal_noise(side, g)  # radians of phase: a wave that wanders
         t = torch.sin(2 * math.pi * cycles * (xs * math.cos(angle) + ys * math.sin(angle)) + bend)
+        # spots replace the grating drawn above: its few draws stay, so the measured figures keep their defects
         if kind == 2:  # spots: where the noise is highest, at a random density
             fine = fractal_noise(side, g)
             t = (fine > torch.quantile(fine.flatten(), uniform(g, 0.6, 0.95))).float()
