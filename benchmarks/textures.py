@@ -22,6 +22,9 @@ OUT/results.json is rewritten after every run; OUT/results.md holds the table, w
 the local-statistics baseline (when it ran) on the same test crops: its image and pixel AUROC minus the
 baseline's, with the 95% interval of that difference over draws of the crops (`ganspect.intervals`; each fit's
 crop scores are in results.json, its pixel histograms in OUT/<texture>-<detector>-seed<k>-pixels.npz).
+So the heat maps can be looked at, each fit also writes OUT/<texture>-<detector>-seed<k>-maps.png: every test crop
+beside its heat map (the defect's outline in white), six to a row, the good crops' four rows first, then the
+defective ones', whose kinds follow UNSEEN_DEFECTS in turn; one colour scale for the sheet (`map_scale`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from sklearn.metrics import roc_auc_score
 
 import ganspect
 from ganspect.checkpoint import atomic_output, write_text
+from ganspect.evaluate import map_scale, overlay, save_png
 from ganspect.intervals import auroc_difference, difference, histograms
 from ganspect.metrics import pixel_auroc
 from ganspect.synthetic import PROXY_DEFECTS, UNSEEN_DEFECTS, make_defects
@@ -71,6 +75,10 @@ DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector | list[ganspect.Det
     PROCEDURAL: lambda seed, fill: made(ganspect.RepairGAN, seed, fill_source="procedural"),
     "RepairGAN, half procedural fill": lambda seed, fill: made(
         ganspect.RepairGAN, seed, fill_source="procedural", fill_share=0.5
+    ),
+    # three times the default training length (about 19 minutes a fit on one thread): run by name
+    "RepairGAN, procedural fill, 3000 steps": lambda seed, fill: made(
+        ganspect.RepairGAN, seed, fill_source="procedural", steps=3000
     ),
     # the rows below keep RepairGAN's defaults before the evening of 2026-11-26 (no cracks trained on), with which
     # their figures were measured
@@ -137,8 +145,25 @@ def texture_split(folder: Path, name: str) -> dict[str, torch.Tensor]:
     }
 
 
+def maps_sheet(split: dict[str, torch.Tensor], maps: np.ndarray, per_row: int = 6):
+    """Every test crop beside its heat map, `per_row` to a row, in the test's order, on one colour scale."""
+    scale = map_scale(maps)
+    tiles = [
+        np.asarray(overlay(image.numpy(), m, mask.numpy(), scale))
+        for image, m, mask in zip(split["test"], maps, split["masks"], strict=True)
+    ]
+    gap = np.full((tiles[0].shape[0], 6, 3), 255, np.uint8)
+    rows = [
+        np.concatenate([t for tile in tiles[i : i + per_row] for t in (tile, gap)], 1)
+        for i in range(0, len(tiles), per_row)
+    ]
+    gap = np.full((6, rows[0].shape[1], 3), 255, np.uint8)
+    return Image.fromarray(np.concatenate([r for row in rows for r in (row, gap)], 0))
+
+
 def run_one(name: str, seed: int, split: dict[str, torch.Tensor], fill: Path, pixels: Path) -> dict:
-    """A fitted detector's row; its pixel histograms (for the comparison with a baseline) go to `pixels`."""
+    """A fitted detector's row; its pixel histograms (for the comparison with a baseline) go to `pixels`, its heat
+    maps beside them (maps_sheet)."""
     made = DETECTORS[name](seed, fill)
     start = time.perf_counter()
     if isinstance(made, list):
@@ -154,6 +179,7 @@ def run_one(name: str, seed: int, split: dict[str, torch.Tensor], fill: Path, pi
     }
     with atomic_output(pixels) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, shape=pos.shape, **parts)
+    save_png(maps_sheet(split, np.asarray(maps)), pixels.with_name(pixels.name.replace("-pixels.npz", "-maps.png")))
     return {
         "image_auroc": float(roc_auc_score(split["labels"].numpy(), scores)),
         "pixel_auroc": pixel_auroc(masks, list(maps)),
