@@ -3,8 +3,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 from benchmarks import verdicts
-from benchmarks.textures import DETECTORS, FILLED, LOCAL, PICK, PICK_ANY, validation_picks
+from benchmarks.textures import DETECTORS, FILLED, LOCAL, PICK, PICK_ANY, maps_sheet, validation_picks
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
@@ -51,6 +52,23 @@ def test_texture_benchmark_picks_each_seeds_fit_by_its_validation_proxy():
     assert picks[PICK_ANY, 0]["picked"] == LOCAL and picks[PICK_ANY, 0]["fit_minutes"] == 3.0
     assert picks[PICK, 1]["picked"] == "RepairGAN"
     assert (PICK_ANY, 1) not in picks  # seed 1 lacks the local-statistics fit: no pick among three
+
+
+def test_texture_benchmark_sheet_shows_each_crop_beside_its_map_in_the_tests_order():
+    g = np.random.default_rng(0)
+    test = g.uniform(size=(12, 1, 16, 16)).astype(np.float32)
+    masks = np.zeros((12, 16, 16), bool)
+    masks[7, 4:12, 4:12] = True
+    maps = g.uniform(size=(12, 16, 16))
+    sheet = np.asarray(maps_sheet({"test": torch.from_numpy(test), "masks": torch.from_numpy(masks)}, maps))
+    # six tiles a row, each the crop, a 2-pixel gap and its map, then a 6-pixel gap; two rows
+    assert sheet.shape == (2 * (16 + 6), 6 * (16 + 2 + 16 + 6), 3)
+    top, left = 16 + 6, 16 + 2 + 16 + 6  # crop 7: second row, second tile
+    crop = sheet[top : top + 16, left : left + 16, 0]
+    assert np.abs(crop.astype(float) - test[7, 0] * 255).max() <= 0.5
+    heat = sheet[top : top + 16, left + 18 : left + 34]
+    edge = masks[7] & ~np.pad(masks[7], 1)[2:, 1:-1]  # the mask's bottom edge is drawn white
+    assert (heat[edge] == 255).all() and not (heat[~masks[7]] == 255).all(-1).any()
 
 
 def test_texture_benchmark_never_validates_on_the_tests_kind_of_defect():
