@@ -76,13 +76,16 @@ DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector | list[ganspect.Det
     "RepairGAN, half procedural fill": lambda seed, fill: made(
         ganspect.RepairGAN, seed, fill_source="procedural", fill_share=0.5
     ),
-    # three and five times the default training length (about 10 and 17 minutes a fit on one thread of the machine
-    # of 2026-12-06; 19 and 30 on slower ones): run by name
+    # three, five and ten times the default training length (about 10, 17 and 33 minutes a fit on one thread of the
+    # machine of 2026-12-06; 19 and 30 for the first two on slower ones): run by name
     "RepairGAN, procedural fill, 3000 steps": lambda seed, fill: made(
         ganspect.RepairGAN, seed, fill_source="procedural", steps=3000
     ),
     "RepairGAN, procedural fill, 5000 steps": lambda seed, fill: made(
         ganspect.RepairGAN, seed, fill_source="procedural", steps=5000
+    ),
+    "RepairGAN, procedural fill, 10000 steps": lambda seed, fill: made(
+        ganspect.RepairGAN, seed, fill_source="procedural", steps=10000
     ),
     # the rows below keep RepairGAN's defaults before the evening of 2026-11-26 (no cracks trained on), with which
     # their figures were measured
