@@ -77,7 +77,7 @@ DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector | list[ganspect.Det
         ganspect.RepairGAN, seed, fill_source="procedural", fill_share=0.5
     ),
     # three, five and ten times the default training length (about 10, 17 and 33 minutes a fit on one thread of the
-    # machine of 2026-12-06; 19 and 30 for the first two on slower ones): run by name
+    # machine of 2026-12-06; 3,000 steps took about 19 on the earlier sessions' machine): run by name
     "RepairGAN, procedural fill, 3000 steps": lambda seed, fill: made(
         ganspect.RepairGAN, seed, fill_source="procedural", steps=3000
     ),
