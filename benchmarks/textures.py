@@ -21,7 +21,8 @@ RepairGAN's rows other than "RepairGAN" and that one keep its training defects b
 OUT/results.json is rewritten after every run; OUT/results.md holds the table, where each row is also set against
 the local-statistics baseline (when it ran) on the same test crops: its image and pixel AUROC minus the
 baseline's, with the 95% interval of that difference over draws of the crops (`ganspect.intervals`; each fit's
-crop scores are in results.json, its pixel histograms in OUT/<texture>-<detector>-seed<k>-pixels.npz).
+crop scores are in results.json, its pixel histograms in OUT/<texture>-<detector>-seed<k>-pixels.npz; with
+`--save-models` the fitted detector in OUT/<texture>-<detector>-seed<k>-model.pt).
 So the heat maps can be looked at, each fit also writes OUT/<texture>-<detector>-seed<k>-maps.png: every test crop
 beside its heat map (the defect's outline in white), six to a row, the good crops' four rows first, then the
 defective ones', whose kinds follow UNSEEN_DEFECTS in turn; one colour scale for the sheet (`map_scale`).
@@ -168,9 +169,9 @@ def maps_sheet(split: dict[str, torch.Tensor], maps: np.ndarray, per_row: int = 
     return Image.fromarray(np.concatenate([r for row in rows for r in (row, gap)], 0))
 
 
-def run_one(name: str, seed: int, split: dict[str, torch.Tensor], fill: Path, pixels: Path) -> dict:
+def run_one(name: str, seed: int, split: dict[str, torch.Tensor], fill: Path, pixels: Path, keep: bool = False) -> dict:
     """A fitted detector's row; its pixel histograms (for the comparison with a baseline) go to `pixels`, its heat
-    maps beside them (maps_sheet)."""
+    maps beside them (maps_sheet), and with `keep` the fitted detector too (`-model.pt`), to be scored again."""
     made = DETECTORS[name](seed, fill)
     start = time.perf_counter()
     if isinstance(made, list):
@@ -178,6 +179,8 @@ def run_one(name: str, seed: int, split: dict[str, torch.Tensor], fill: Path, pi
     else:
         det = made.fit(split["train"])
     fit_s = time.perf_counter() - start
+    if keep and not isinstance(det, ganspect.Ensemble):
+        det.save(pixels.with_name(pixels.name.replace("-pixels.npz", "-model.pt")))
     scores, maps = det.score_and_map(split["test"])
     masks = list(split["masks"].numpy())
     pos, neg = histograms(list(maps), masks)
@@ -266,6 +269,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--textures", nargs="+", default=list(FOREIGN), choices=list(FOREIGN))
     parser.add_argument("--detectors", nargs="+", default=DEFAULT_DETECTORS, choices=list(DETECTORS))
+    parser.add_argument("--save-models", action="store_true", help="also keep each fit as OUT/<...>-model.pt")
     parser.add_argument(
         "--tabulate", type=Path, nargs="+", help="run nothing: one table of these earlier runs' results.json files"
     )
@@ -310,6 +314,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                         split,
                         args.data / f"{FILL[texture]}.png",
                         args.out / f"{texture}-{name.replace(' ', '_').replace(',', '')}-seed{seed}-pixels.npz",
+                        args.save_models,
                     ),
                 }
                 rows.append(row)

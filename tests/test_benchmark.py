@@ -1,11 +1,23 @@
+import json
 import re
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
-from benchmarks import verdicts
-from benchmarks.textures import DETECTORS, FILLED, LOCAL, PICK, PICK_ANY, maps_sheet, validation_picks
+from benchmarks import map_smoothing, verdicts
+from benchmarks.textures import (
+    DETECTORS,
+    FILLED,
+    LOCAL,
+    PICK,
+    PICK_ANY,
+    VALIDATION,
+    maps_sheet,
+    texture_split,
+    validation_picks,
+)
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
@@ -14,6 +26,8 @@ from ganspect.benchmark import markdown_table, stratified_sample
 from ganspect.cli import main
 from ganspect.repairgan import TRAINABLE
 from ganspect.synthetic import UNSEEN_DEFECTS, defect_kinds
+
+from .conftest import TEXTURES, need
 
 
 def test_stratified_sample_takes_the_same_count_of_each_class_reproducibly():
@@ -122,3 +136,24 @@ def test_real_images_table_sets_each_row_against_the_baseline_photo_by_photo(squ
     for (gap, low, high), key in zip(found, ("image_auroc", "pixel_auroc"), strict=True):
         assert abs(float(gap) - (rows[1][key] - rows[0][key])) <= 0.0015  # pixels: binned, nearly exact
         assert float(low) < float(gap) < float(high)
+
+
+def test_map_smoothing_reads_the_fit_as_it_scores_and_picks_the_highest_proxy(tmp_path, capsys, monkeypatch):
+    """benchmarks/map_smoothing.py reads a saved RepairGAN at several smoothings: at the fitted one it must give
+    the model's own test figures (the same networks, read the same way), the pick must be the reading whose proxy
+    is highest."""
+    split = texture_split(need(TEXTURES), "brick")
+    det = ganspect.RepairGAN(channels=1, image_size=128, steps=20, rounds=2, width=4, seed=0,
+                             validation_defects=VALIDATION).fit(split["train"])  # fmt: skip
+    model, out = tmp_path / "brick-RepairGAN-seed0-model.pt", tmp_path / "readings.json"
+    det.save(model)
+    monkeypatch.setattr(sys, "argv", ["map_smoothing.py", "--data", str(TEXTURES), "--out", str(out), str(model),
+                                      "--sigmas", "0", "2", "4"])  # fmt: skip
+    map_smoothing.main()
+    (row,) = json.loads(out.read_text())
+    reads = {r["sigma"]: r for r in row["readings"]}
+    own = roc_auc_score(split["labels"].numpy(), det.score(split["test"]))
+    assert reads[2.0]["image_auroc"] == pytest.approx(own, abs=1e-9)
+    assert row["picked"] == max(row["readings"], key=lambda r: r["proxy"])["sigma"]
+    assert len({round(r["pixel_auroc"], 6) for r in row["readings"]}) > 1  # the smoothing was really changed
+    assert "| brick | pick - fitted |" in capsys.readouterr().out

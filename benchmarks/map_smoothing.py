@@ -1,0 +1,140 @@
+"""How much RepairGAN's map smoothing matters on the textures, and whether validation can choose it without labels.
+
+    python -m benchmarks.map_smoothing --data ../shared/data/textures --out FILE OUT/*-model.pt [--sigmas 0 1 2 4]
+
+RepairGAN's map is D's probability map smoothed with a Gaussian of `map_sigma` pixels (2 by default), and its image
+score is that map's maximum. A thin scratch is diluted by the smoothing, a lone bright pixel on a good crop is damped
+by it: which way it should go depends on the defects, which a user does not have. This reads fits that
+`benchmarks/textures.py --save-models` kept (`<texture>-<detector>-seed<k>-model.pt`; the texture is the name's first
+part) and, for each smoothing in `--sigmas`, with the networks unchanged:
+- the label-free proxy: the fit's own held-out crops (the same seeded split) against defective copies of them, made
+  by the fit's validation family on a fresh draw (seed + selection.FRESH_DRAW, so the round the fit kept at its own
+  smoothing, chosen on its own draw, does not flatter that smoothing);
+- the test figures of textures.py's split: image AUROC and pixel AUROC.
+The pick is the smoothing with the highest proxy (the fitted one on a tie). Per texture, the figures at the fitted
+smoothing and at the pick are given as mean +- std over the models, and the pick minus the fitted on the same crops
+with its 95% interval over draws of the crops (`ganspect.intervals`). Printed, and written to FILE (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from benchmarks.textures import FOREIGN, TEST_CROPS, texture_split
+from sklearn.metrics import roc_auc_score
+
+import ganspect
+from ganspect.checkpoint import write_text
+from ganspect.data import as_dataset, cache_if_small
+from ganspect.intervals import auroc_difference, difference, histograms
+from ganspect.metrics import pixel_auroc
+from ganspect.selection import FRESH_DRAW
+from ganspect.synthetic import defect_kinds
+from ganspect.validation import Validation, split_indices
+
+
+def smoothed(det: ganspect.RepairGAN, sigma: float) -> None:
+    """Read `det`'s networks with another smoothing. `map_sigma` is a fitted field, so the record of the fit's
+    fields (which guards against changing one after fitting) is set too: for this reading only, never saved."""
+    det.map_sigma = det._fit_params["map_sigma"] = sigma
+
+
+def readings(det: ganspect.RepairGAN, split: dict, sigmas: list[float]) -> list[dict]:
+    """For each smoothing: the proxy on a fresh draw of defects on the fit's held-out crops, the test figures, and
+    what the comparisons need (the crops' scores, the pixel histograms)."""
+    data = cache_if_small(as_dataset(split["train"], det.channels, det.image_size))
+    _, held = split_indices(len(data), det.validation_split, det.threshold_images, det.seed)
+    fresh = Validation(data, held, det.seed + FRESH_DRAW, defect_kinds(det.validation_defects))
+    masks = list(split["masks"].numpy())
+    fitted, out = det.map_sigma, []
+    for sigma in sigmas:
+        smoothed(det, sigma)
+        figures = fresh.measure(det, det.score_rule_)
+        scores, maps = det.score_and_map(split["test"])
+        out.append({
+            "sigma": sigma,
+            "proxy": figures["proxy"],
+            "proxy_auroc": figures["proxy_auroc"],
+            "proxy_pixel_auroc": figures["proxy_pixel_auroc"],
+            "image_auroc": float(roc_auc_score(split["labels"].numpy(), scores)),
+            "pixel_auroc": pixel_auroc(masks, list(maps)),
+            "scores": [float(s) for s in scores],
+            "histograms": histograms(list(maps), masks),
+        })  # fmt: skip
+    smoothed(det, fitted)
+    return out
+
+
+def pick(reads: list[dict], fitted: float) -> dict:
+    """The reading with the highest proxy; the fitted smoothing wins a tie, then the first listed."""
+    return max(reads, key=lambda r: (r["proxy"], r["sigma"] == fitted))
+
+
+def summary(texture: str, fits: list[tuple[dict, dict]]) -> list[str]:
+    """Lines for one texture: the fitted smoothing and the pick, mean +- std over the fits, and the pick minus the
+    fitted on the same crops with its 95% interval."""
+    labels = np.r_[np.zeros(TEST_CROPS // 2), np.ones(TEST_CROPS // 2)]  # texture_split's order
+    lines = []
+    for name, which in (("fitted smoothing", 0), ("validation's pick", 1)):
+        cells = [f"{np.mean([f[which][k] for f in fits]):.3f} +- {np.std([f[which][k] for f in fits]):.3f}"
+                 for k in ("image_auroc", "pixel_auroc")]  # fmt: skip
+        lines.append(f"| {texture} | {name} | {' | '.join(cells)} |")
+    image = auroc_difference(labels, [p["scores"] for _, p in fits], [f["scores"] for f, _ in fits])
+    pixel = difference([p["histograms"] for _, p in fits], [f["histograms"] for f, _ in fits], labels)
+    gaps = [f"{d['difference']:+.3f} ({d['low']:+.3f} to {d['high']:+.3f})" for d in (image, pixel)]
+    lines.append(f"| {texture} | pick - fitted | {' | '.join(gaps)} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="folder with brick.png, grass.png, gravel.png")
+    parser.add_argument("--out", type=Path, required=True, help="a new JSON file for every reading")
+    parser.add_argument("--sigmas", type=float, nargs="+", default=[0.0, 1.0, 2.0, 4.0])
+    parser.add_argument("models", type=Path, nargs="+", help="RepairGAN fits saved by textures.py --save-models")
+    args = parser.parse_args()
+    if args.out.exists():
+        parser.error(f"--out {args.out}: expected a new file, so that results never mix two runs")
+    if any(s < 0 for s in args.sigmas):
+        parser.error(f"--sigmas: expected smoothings >= 0 (pixels), got {args.sigmas}")
+    models = {}
+    for path in args.models:  # every model checked before any is read
+        texture = path.name.split("-")[0]
+        if texture not in FOREIGN:
+            parser.error(f"{path}: expected a name starting with one of {sorted(FOREIGN)}- (textures.py's naming)")
+        try:
+            det = ganspect.load(path)
+        except (ValueError, OSError) as err:
+            parser.error(str(err))
+        if not isinstance(det, ganspect.RepairGAN):
+            parser.error(f"{path}: expected a fitted RepairGAN, got {type(det).__name__}")
+        models[path] = (texture, det)
+
+    splits = {t: texture_split(args.data, t) for t in sorted({t for t, _ in models.values()})}
+    rows, fits = [], {t: [] for t in splits}
+    for path, (texture, det) in models.items():
+        reads = readings(det, splits[texture], args.sigmas)
+        fitted = next(r for r in reads if r["sigma"] == det.map_sigma) if det.map_sigma in args.sigmas else None
+        chosen = pick(reads, det.map_sigma)
+        each = ", ".join(
+            f"sigma {r['sigma']:g}: proxy {r['proxy']:.3f}, test {r['image_auroc']:.3f} / {r['pixel_auroc']:.3f}"
+            for r in reads
+        )
+        print(f"{path.name}: {each}; pick sigma {chosen['sigma']:g}", flush=True)
+        rows.append({"model": str(path), "texture": texture, "fitted_sigma": det.map_sigma, "picked": chosen["sigma"],
+                     "readings": [{k: v for k, v in r.items() if k != "histograms"} for r in reads]})  # fmt: skip
+        if fitted is not None:
+            fits[texture].append((fitted, chosen))
+    write_text(args.out, json.dumps(rows, indent=2) + "\n")
+    lines = ["| texture | smoothing | image AUROC | pixel AUROC |", "|---|---|---|---|"]
+    for texture, pairs in fits.items():
+        if pairs:
+            lines += summary(texture, pairs)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
