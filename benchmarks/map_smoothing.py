@@ -11,7 +11,9 @@ part) and, for each smoothing in `--sigmas`, with the networks unchanged:
   by the fit's validation family on a fresh draw (seed + selection.FRESH_DRAW, so the round the fit kept at its own
   smoothing, chosen on its own draw, does not flatter that smoothing);
 - the test figures of textures.py's split: image AUROC and pixel AUROC.
-The pick is the smoothing with the highest proxy (the fitted one on a tie). Per texture, the figures at the fitted
+The pick is the smoothing with the highest proxy (the fitted one on a tie). Beside it, a verdict that picks no
+smoothing (`multiscale`): each crop's score standardised at every smoothing by the held-out crops' and the highest
+kept. Per texture, the figures at the fitted
 smoothing and at the pick are given as mean +- std over the models, and the pick minus the fitted on the same crops
 with its 95% interval over draws of the crops (`ganspect.intervals`). Printed, and written to FILE (JSON).
 """
@@ -55,6 +57,8 @@ def readings(det: ganspect.RepairGAN, split: dict, sigmas: list[float]) -> list[
         figures = fresh.measure(det, det.score_rule_)
         scores, maps = det.score_and_map(split["test"])
         out.append({
+            "held_scores": figures["normal_scores"].tolist(),
+            "defect_scores": det.score(fresh.defective).tolist(),
             "sigma": sigma,
             "proxy": figures["proxy"],
             "proxy_auroc": figures["proxy_auroc"],
@@ -68,24 +72,51 @@ def readings(det: ganspect.RepairGAN, split: dict, sigmas: list[float]) -> list[
     return out
 
 
+def multiscale(reads: list[dict]) -> dict:
+    """A verdict that chooses no smoothing: at each one, an image's score standardised by the held-out crops' scores
+    (their mean and spread at that smoothing), and the highest of these over the smoothings, so a thin defect counts
+    where little smoothing shows it and a wide, faint one where much does. Its image AUROC on the test and on the
+    fresh proxy defects (against the held-out crops)."""
+
+    def z(key: str) -> np.ndarray:
+        return np.max([(np.asarray(r[key]) - np.mean(r["held_scores"])) / (np.std(r["held_scores"]) + 1e-12)
+                       for r in reads], axis=0)  # fmt: skip
+
+    test, held, defects = z("scores"), z("held_scores"), z("defect_scores")
+    labels = np.r_[np.zeros(TEST_CROPS // 2), np.ones(TEST_CROPS // 2)]  # texture_split's order
+    proxy = roc_auc_score(np.r_[np.zeros(len(held)), np.ones(len(defects))], np.r_[held, defects])
+    return {"image_auroc": float(roc_auc_score(labels, test)), "proxy_auroc": float(proxy), "scores": test.tolist()}
+
+
 def pick(reads: list[dict], fitted: float) -> dict:
     """The reading with the highest proxy; the fitted smoothing wins a tie, then the first listed."""
     return max(reads, key=lambda r: (r["proxy"], r["sigma"] == fitted))
 
 
-def summary(texture: str, fits: list[tuple[dict, dict]]) -> list[str]:
-    """Lines for one texture: the fitted smoothing and the pick, mean +- std over the fits, and the pick minus the
-    fitted on the same crops with its 95% interval."""
+def summary(texture: str, fits: list[tuple[dict, dict, dict]]) -> list[str]:
+    """Lines for one texture: the fitted smoothing, the pick and the multi-scale verdict (its map the fitted one),
+    mean +- std over the fits, and each of the last two minus the fitted on the same crops with its 95% interval."""
     labels = np.r_[np.zeros(TEST_CROPS // 2), np.ones(TEST_CROPS // 2)]  # texture_split's order
-    lines = []
-    for name, which in (("fitted smoothing", 0), ("validation's pick", 1)):
-        cells = [f"{np.mean([f[which][k] for f in fits]):.3f} +- {np.std([f[which][k] for f in fits]):.3f}"
-                 for k in ("image_auroc", "pixel_auroc")]  # fmt: skip
-        lines.append(f"| {texture} | {name} | {' | '.join(cells)} |")
-    image = auroc_difference(labels, [p["scores"] for _, p in fits], [f["scores"] for f, _ in fits])
-    pixel = difference([p["histograms"] for _, p in fits], [f["histograms"] for f, _ in fits], labels)
-    gaps = [f"{d['difference']:+.3f} ({d['low']:+.3f} to {d['high']:+.3f})" for d in (image, pixel)]
-    lines.append(f"| {texture} | pick - fitted | {' | '.join(gaps)} |")
+
+    def cell(values: list[float]) -> str:
+        return f"{np.mean(values):.3f} +- {np.std(values):.3f}"
+
+    def gap(d: dict) -> str:
+        return f"{d['difference']:+.3f} ({d['low']:+.3f} to {d['high']:+.3f})"
+
+    fitted, picked, multi = zip(*fits, strict=True)
+    rows = (("fitted smoothing", fitted, fitted), ("validation's pick", picked, picked),
+            ("multi-scale verdict", multi, fitted))  # fmt: skip
+    lines = [
+        f"| {texture} | {name} | {cell([r['image_auroc'] for r in rs])} | {cell([r['pixel_auroc'] for r in maps])} |"
+        for name, rs, maps in rows
+    ]
+    before = [r["scores"] for r in fitted]
+    image = auroc_difference(labels, [r["scores"] for r in picked], before)
+    pixel = difference([r["histograms"] for r in picked], [r["histograms"] for r in fitted], labels)
+    lines.append(f"| {texture} | pick - fitted | {gap(image)} | {gap(pixel)} |")
+    multi_gap = gap(auroc_difference(labels, [r["scores"] for r in multi], before))
+    lines.append(f"| {texture} | multi-scale - fitted | {multi_gap} | |")
     return lines
 
 
@@ -123,16 +154,19 @@ def main() -> None:
             f"sigma {r['sigma']:g}: proxy {r['proxy']:.3f}, test {r['image_auroc']:.3f} / {r['pixel_auroc']:.3f}"
             for r in reads
         )
-        print(f"{path.name}: {each}; pick sigma {chosen['sigma']:g}", flush=True)
+        multi = multiscale(reads)
+        print(f"{path.name}: {each}; pick sigma {chosen['sigma']:g}; multi-scale verdict: proxy "
+              f"{multi['proxy_auroc']:.3f}, test {multi['image_auroc']:.3f}", flush=True)  # fmt: skip
         rows.append({"model": str(path), "texture": texture, "fitted_sigma": det.map_sigma, "picked": chosen["sigma"],
+                     "multiscale": multi,
                      "readings": [{k: v for k, v in r.items() if k != "histograms"} for r in reads]})  # fmt: skip
         if fitted is not None:
-            fits[texture].append((fitted, chosen))
+            fits[texture].append((fitted, chosen, multi))
     write_text(args.out, json.dumps(rows, indent=2) + "\n")
     lines = ["| texture | smoothing | image AUROC | pixel AUROC |", "|---|---|---|---|"]
-    for texture, pairs in fits.items():
-        if pairs:
-            lines += summary(texture, pairs)
+    for texture, triples in fits.items():
+        if triples:
+            lines += summary(texture, triples)
     print("\n".join(lines))
 
 

@@ -107,13 +107,21 @@ def test_verdicts_reads_the_judge_as_the_fitted_model_scores(digits, tmp_path, c
     det = ganspect.RepairGAN(image_size=32, crop_size=32, steps=20, rounds=2, width=4, seed=0)
     det.fit(sorted((tmp_path / "train/good").iterdir()))
     det.save(tmp_path / "m.pt")
-    monkeypatch.setattr(sys, "argv", ["verdicts.py", "--data", str(tmp_path), str(tmp_path / "m.pt")])
+    monkeypatch.setattr(sys, "argv", ["verdicts.py", "--data", str(tmp_path), str(tmp_path / "m.pt"),
+                                      "--sigmas", str(det.map_sigma), "0"])  # fmt: skip
     verdicts.main()
     out = capsys.readouterr().out
     judge = float(re.search(r"judge (\d\.\d{3}), repair \d\.\d{3}, standardised sum \d\.\d{3}", out)[1])
     tests = sorted((tmp_path / "test/good").iterdir()) + sorted((tmp_path / "test/other").iterdir())
     assert judge == round(roc_auc_score([0] * 8 + [1] * 8, det.score(tests)), 3)
     assert len(re.findall(r"proxy on .+: judge \d\.\d{3}, repair \d\.\d{3}", out)) == len(verdicts.FAMILIES)
+    # read at its own smoothing the judge is the fitted model; at another, the same networks read otherwise
+    assert f"judge with map_sigma {det.map_sigma:g}: test image AUROC {judge:.3f}" in out
+    mean = f"judge with map_sigma {det.map_sigma:g}, mean over the models: {judge:.3f}; minus the fitted smoothing's"
+    assert f"{mean} +0.000" in out
+    det.map_sigma = det._fit_params["map_sigma"] = 0.0
+    unsmoothed = roc_auc_score([0] * 8 + [1] * 8, det.score(tests))
+    assert f"judge with map_sigma 0: test image AUROC {unsmoothed:.3f}" in out
 
 
 def test_real_images_table_sets_each_row_against_the_baseline_photo_by_photo(squares_folder, tmp_path):
