@@ -14,7 +14,9 @@ The held-out images are the ones the fit held out (the same seeded split).
 With `--sigmas`, also the judge's test image AUROC with D's map smoothed by each of those `map_sigma` values instead
 of the fitted one (the networks unchanged), per model and as a mean over the models, each set against the fitted
 smoothing on the same photos with a 95% interval over draws of the photos (`ganspect.intervals`): does a thin
-defect (a crack) need less smoothing than the fitted default? Post hoc too: nothing here chooses a setting.
+defect (a crack) need less smoothing than the fitted default? And a judge that chooses no smoothing: at each of
+those, a photo's judge standardised by the held-out good photos' (their mean and spread), the highest kept
+(benchmarks/map_smoothing.py's multi-scale verdict). Post hoc too: nothing here chooses a setting.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def main() -> None:
             parser.error(f"{path}: expected a fitted RepairGAN, got {type(det).__name__}")
     labels = np.array([t.label for t in tests])
     judged: dict[float, list[np.ndarray]] = {sigma: [] for sigma in args.sigmas}  # per smoothing, per model
-    fitted = []
+    fitted, multi = [], []
     for path, det in zip(args.models, models, strict=True):
         train = ImageFiles(folder.train_paths(), det.channels, det.image_size)
         _, held = split_indices(len(train), det.validation_split, det.threshold_images, det.seed)
@@ -75,14 +77,26 @@ def main() -> None:
             print(f"  proxy on {family}: judge {choice['judge'][0]:.3f}, repair {choice['repair'][0]:.3f}")
         fitted.append(test[:, 0])
         images = ImageFiles([t.path for t in tests], det.channels, det.image_size)
+        held_images = torch.stack([train[i] for i in held])
+        standardised = []
         for sigma in args.sigmas:  # `map_sigma` is a fitted field: its record is set too, for this reading only
             det.map_sigma = det._fit_params["map_sigma"] = sigma
             judged[sigma].append(raw_scores(det, images)[:, 0])
             print(f"  judge with map_sigma {sigma:g}: test image AUROC {roc_auc_score(labels, judged[sigma][-1]):.3f}")
+            good = raw_scores(det, held_images)[:, 0]
+            standardised.append((judged[sigma][-1] - good.mean()) / (good.std() + 1e-12))
+        if args.sigmas:  # no smoothing chosen: each photo's judge standardised by the held-out good photos', highest
+            multi.append(np.max(standardised, axis=0))
+            print(f"  multi-scale judge: test image AUROC {roc_auc_score(labels, multi[-1]):.3f}")
     for sigma, scores in judged.items():
         d = auroc_difference(labels, scores, fitted)
         mean = np.mean([roc_auc_score(labels, s) for s in scores])
         print(f"judge with map_sigma {sigma:g}, mean over the models: {mean:.3f}; minus the fitted smoothing's "
+              f"{d['difference']:+.3f} ({d['low']:+.3f} to {d['high']:+.3f})")  # fmt: skip
+    if multi:
+        d = auroc_difference(labels, multi, fitted)
+        mean = np.mean([roc_auc_score(labels, s) for s in multi])
+        print(f"multi-scale judge, mean over the models: {mean:.3f}; minus the fitted smoothing's "
               f"{d['difference']:+.3f} ({d['low']:+.3f} to {d['high']:+.3f})")  # fmt: skip
 
 

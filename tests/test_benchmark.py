@@ -26,6 +26,7 @@ from ganspect.benchmark import markdown_table, stratified_sample
 from ganspect.cli import main
 from ganspect.repairgan import TRAINABLE
 from ganspect.synthetic import UNSEEN_DEFECTS, defect_kinds
+from ganspect.validation import split_indices
 
 from .conftest import TEXTURES, need
 
@@ -119,9 +120,17 @@ def test_verdicts_reads_the_judge_as_the_fitted_model_scores(digits, tmp_path, c
     assert f"judge with map_sigma {det.map_sigma:g}: test image AUROC {judge:.3f}" in out
     mean = f"judge with map_sigma {det.map_sigma:g}, mean over the models: {judge:.3f}; minus the fitted smoothing's"
     assert f"{mean} +0.000" in out
-    det.map_sigma = det._fit_params["map_sigma"] = 0.0
-    unsmoothed = roc_auc_score([0] * 8 + [1] * 8, det.score(tests))
-    assert f"judge with map_sigma 0: test image AUROC {unsmoothed:.3f}" in out
+    # the multi-scale judge: each photo's judge standardised by the held-out good photos' at each smoothing, the max
+    train = sorted((tmp_path / "train/good").iterdir())
+    held = [train[i] for i in split_indices(len(train), det.validation_split, det.threshold_images, det.seed)[1]]
+    standardised = []
+    for sigma in (det.map_sigma, 0.0):
+        det.map_sigma = det._fit_params["map_sigma"] = sigma
+        good = det.score(held)
+        standardised.append((det.score(tests) - good.mean()) / (good.std() + 1e-12))
+    assert f"judge with map_sigma 0: test image AUROC {roc_auc_score([0] * 8 + [1] * 8, det.score(tests)):.3f}" in out
+    multi = roc_auc_score([0] * 8 + [1] * 8, np.max(standardised, axis=0))
+    assert f"multi-scale judge: test image AUROC {multi:.3f}" in out
 
 
 def test_real_images_table_sets_each_row_against_the_baseline_photo_by_photo(squares_folder, tmp_path):
