@@ -13,9 +13,10 @@ part) and, for each smoothing in `--sigmas`, with the networks unchanged:
 - the test figures of textures.py's split: image AUROC and pixel AUROC.
 The pick is the smoothing with the highest proxy (the fitted one on a tie). Beside it, a verdict that picks no
 smoothing (`multiscale`): each crop's score standardised at every smoothing by the held-out crops' and the highest
-kept. Per texture, the figures at the fitted
-smoothing and at the pick are given as mean +- std over the models, and the pick minus the fitted on the same crops
-with its 95% interval over draws of the crops (`ganspect.intervals`). Printed, and written to FILE (JSON).
+kept. Per texture, the figures at the fitted smoothing, at the pick and of the multi-scale verdict, mean +- std over
+the models, and the last two minus the fitted on the same crops with a 95% interval over draws of the crops
+(`ganspect.intervals`). Printed, and written to FILE (JSON). Run from the repository's root (`-m`), so that
+textures.py's split is imported, not copied.
 """
 
 from __future__ import annotations
