@@ -11,12 +11,12 @@ part) and, for each smoothing in `--sigmas`, with the networks unchanged:
   by the fit's validation family on a fresh draw (seed + selection.FRESH_DRAW, so the round the fit kept at its own
   smoothing, chosen on its own draw, does not flatter that smoothing);
 - the test figures of textures.py's split: image AUROC and pixel AUROC.
-The pick is the smoothing with the highest proxy (the fitted one on a tie). Beside it, a verdict that picks no
-smoothing (`multiscale`): each crop's score standardised at every smoothing by the held-out crops' and the highest
-kept. Per texture, the figures at the fitted smoothing, at the pick and of the multi-scale verdict, mean +- std over
-the models, and the last two minus the fitted on the same crops with a 95% interval over draws of the crops
-(`ganspect.intervals`). Printed, and written to FILE (JSON). Run from the repository's root (`-m`), so that
-textures.py's split is imported, not copied.
+The fitted smoothing is always read too. The pick is the smoothing with the highest proxy (the fitted one on a
+tie). Beside it, a verdict that picks no smoothing (`multiscale`): each crop's score standardised at every smoothing
+by the held-out crops' and the highest kept. Per texture, the figures at the fitted smoothing, at the pick and of the
+multi-scale verdict, mean +- std over the models, and the last two minus the fitted on the same crops with a 95%
+interval over draws of the crops (`ganspect.intervals`). Printed, and written to FILE (JSON). Run from the
+repository's root (`-m`), so that textures.py's split is imported, not copied.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from ganspect.metrics import pixel_auroc
 from ganspect.selection import FRESH_DRAW
 from ganspect.synthetic import defect_kinds
 from ganspect.validation import Validation, split_indices
+
+LABELS = np.r_[np.zeros(TEST_CROPS // 2), np.ones(TEST_CROPS // 2)]  # the test crops' labels, in texture_split's order
 
 
 def smoothed(det: ganspect.RepairGAN, sigma: float) -> None:
@@ -64,7 +66,7 @@ def readings(det: ganspect.RepairGAN, split: dict, sigmas: list[float]) -> list[
             "proxy": figures["proxy"],
             "proxy_auroc": figures["proxy_auroc"],
             "proxy_pixel_auroc": figures["proxy_pixel_auroc"],
-            "image_auroc": float(roc_auc_score(split["labels"].numpy(), scores)),
+            "image_auroc": float(roc_auc_score(LABELS, scores)),
             "pixel_auroc": pixel_auroc(masks, list(maps)),
             "scores": [float(s) for s in scores],
             "histograms": histograms(list(maps), masks),
@@ -84,9 +86,8 @@ def multiscale(reads: list[dict]) -> dict:
                        for r in reads], axis=0)  # fmt: skip
 
     test, held, defects = z("scores"), z("held_scores"), z("defect_scores")
-    labels = np.r_[np.zeros(TEST_CROPS // 2), np.ones(TEST_CROPS // 2)]  # texture_split's order
     proxy = roc_auc_score(np.r_[np.zeros(len(held)), np.ones(len(defects))], np.r_[held, defects])
-    return {"image_auroc": float(roc_auc_score(labels, test)), "proxy_auroc": float(proxy), "scores": test.tolist()}
+    return {"image_auroc": float(roc_auc_score(LABELS, test)), "proxy_auroc": float(proxy), "scores": test.tolist()}
 
 
 def pick(reads: list[dict], fitted: float) -> dict:
@@ -97,7 +98,6 @@ def pick(reads: list[dict], fitted: float) -> dict:
 def summary(texture: str, fits: list[tuple[dict, dict, dict]]) -> list[str]:
     """Lines for one texture: the fitted smoothing, the pick and the multi-scale verdict (its map the fitted one),
     mean +- std over the fits, and each of the last two minus the fitted on the same crops with its 95% interval."""
-    labels = np.r_[np.zeros(TEST_CROPS // 2), np.ones(TEST_CROPS // 2)]  # texture_split's order
 
     def cell(values: list[float]) -> str:
         return f"{np.mean(values):.3f} +- {np.std(values):.3f}"
@@ -113,10 +113,10 @@ def summary(texture: str, fits: list[tuple[dict, dict, dict]]) -> list[str]:
         for name, rs, maps in rows
     ]
     before = [r["scores"] for r in fitted]
-    image = auroc_difference(labels, [r["scores"] for r in picked], before)
-    pixel = difference([r["histograms"] for r in picked], [r["histograms"] for r in fitted], labels)
+    image = auroc_difference(LABELS, [r["scores"] for r in picked], before)
+    pixel = difference([r["histograms"] for r in picked], [r["histograms"] for r in fitted], LABELS)
     lines.append(f"| {texture} | pick - fitted | {gap(image)} | {gap(pixel)} |")
-    multi_gap = gap(auroc_difference(labels, [r["scores"] for r in multi], before))
+    multi_gap = gap(auroc_difference(LABELS, [r["scores"] for r in multi], before))
     lines.append(f"| {texture} | multi-scale - fitted | {multi_gap} | |")
     return lines
 
@@ -148,8 +148,9 @@ def main() -> None:
     splits = {t: texture_split(args.data, t) for t in sorted({t for t, _ in models.values()})}
     rows, fits = [], {t: [] for t in splits}
     for path, (texture, det) in models.items():
-        reads = readings(det, splits[texture], args.sigmas)
-        fitted = next(r for r in reads if r["sigma"] == det.map_sigma) if det.map_sigma in args.sigmas else None
+        # the fitted smoothing is always read: the pick and the multi-scale verdict are set against it
+        reads = readings(det, splits[texture], sorted({*args.sigmas, det.map_sigma}))
+        fitted = next(r for r in reads if r["sigma"] == det.map_sigma)
         chosen = pick(reads, det.map_sigma)
         each = ", ".join(
             f"sigma {r['sigma']:g}: proxy {r['proxy']:.3f}, test {r['image_auroc']:.3f} / {r['pixel_auroc']:.3f}"
@@ -161,13 +162,11 @@ def main() -> None:
         rows.append({"model": str(path), "texture": texture, "fitted_sigma": det.map_sigma, "picked": chosen["sigma"],
                      "multiscale": multi,
                      "readings": [{k: v for k, v in r.items() if k != "histograms"} for r in reads]})  # fmt: skip
-        if fitted is not None:
-            fits[texture].append((fitted, chosen, multi))
+        fits[texture].append((fitted, chosen, multi))
     write_text(args.out, json.dumps(rows, indent=2) + "\n")
     lines = ["| texture | smoothing | image AUROC | pixel AUROC |", "|---|---|---|---|"]
     for texture, triples in fits.items():
-        if triples:
-            lines += summary(texture, triples)
+        lines += summary(texture, triples)
     print("\n".join(lines))
 
 

@@ -15,6 +15,7 @@ from benchmarks.textures import (
     PICK_ANY,
     VALIDATION,
     maps_sheet,
+    run_one,
     texture_split,
     validation_picks,
 )
@@ -155,22 +156,23 @@ def test_real_images_table_sets_each_row_against_the_baseline_photo_by_photo(squ
         assert float(low) < float(gap) < float(high)
 
 
-def test_map_smoothing_reads_the_fit_as_it_scores_and_picks_the_highest_proxy(tmp_path, capsys, monkeypatch):
-    """benchmarks/map_smoothing.py reads a saved RepairGAN at several smoothings: at the fitted one it must give
-    the model's own test figures (the same networks, read the same way), the pick must be the reading whose proxy
-    is highest."""
+def test_map_smoothing_reads_a_kept_fit_as_it_scored_and_picks_the_highest_proxy(tmp_path, capsys, monkeypatch):
+    """textures.py keeps a fit (`--save-models`) where benchmarks/map_smoothing.py finds it; read at the fitted
+    smoothing it must give the fit's own test figures (the same networks, read the same way), the fitted smoothing
+    is read even when not asked for, and the pick must be the reading whose proxy is highest."""
+    monkeypatch.setitem(DETECTORS, "tiny", lambda seed, fill: ganspect.RepairGAN(
+        channels=1, image_size=128, steps=20, rounds=2, width=4, seed=seed, validation_defects=VALIDATION))  # fmt: skip
     split = texture_split(need(TEXTURES), "brick")
-    det = ganspect.RepairGAN(channels=1, image_size=128, steps=20, rounds=2, width=4, seed=0,
-                             validation_defects=VALIDATION).fit(split["train"])  # fmt: skip
-    model, out = tmp_path / "brick-RepairGAN-seed0-model.pt", tmp_path / "readings.json"
-    det.save(model)
+    kept = run_one("tiny", 0, split, TEXTURES / "grass.png", tmp_path / "brick-tiny-seed0-pixels.npz", keep=True)
+    model, out = tmp_path / "brick-tiny-seed0-model.pt", tmp_path / "readings.json"
     monkeypatch.setattr(sys, "argv", ["map_smoothing.py", "--data", str(TEXTURES), "--out", str(out), str(model),
-                                      "--sigmas", "0", "2", "4"])  # fmt: skip
+                                      "--sigmas", "0", "4"])  # fmt: skip
     map_smoothing.main()
     (row,) = json.loads(out.read_text())
     reads = {r["sigma"]: r for r in row["readings"]}
-    own = roc_auc_score(split["labels"].numpy(), det.score(split["test"]))
-    assert reads[2.0]["image_auroc"] == pytest.approx(own, abs=1e-9)
+    assert sorted(reads) == [0.0, 2.0, 4.0]  # the fitted 2 px added: the comparisons are against it
+    assert reads[2.0]["image_auroc"] == pytest.approx(kept["image_auroc"], abs=1e-9)
+    assert reads[2.0]["pixel_auroc"] == pytest.approx(kept["pixel_auroc"], abs=1e-9)
     assert row["picked"] == max(row["readings"], key=lambda r: r["proxy"])["sigma"]
     assert len({round(r["pixel_auroc"], 6) for r in row["readings"]}) > 1  # the smoothing was really changed
     assert "| brick | pick - fitted |" in capsys.readouterr().out
