@@ -3,10 +3,11 @@
     python -m benchmarks.map_smoothing --data ../shared/data/textures --out FILE OUT/*-model.pt [--sigmas 0 1 2 4]
 
 RepairGAN's map is D's probability map smoothed with a Gaussian of `map_sigma` pixels (2 by default), and its image
-score is that map's maximum. A thin scratch is diluted by the smoothing, a lone bright pixel on a good crop is damped
-by it: which way it should go depends on the defects, which a user does not have. This reads fits that
-`benchmarks/textures.py --save-models` kept (`<texture>-<detector>-seed<k>-model.pt`; the texture is the name's first
-part) and, for each smoothing in `--sigmas`, with the networks unchanged:
+score is the maximum of D's map smoothed by `verdict_sigma` (2 too): a reading at s sets both, so its image figures are
+those of `verdict_sigma` s and its pixel figures those of `map_sigma` s. A thin scratch is diluted by the smoothing, a
+lone bright pixel on a good crop is damped by it: which way it should go depends on the defects, which a user does not
+have. This reads fits that `benchmarks/textures.py --save-models` kept (`<texture>-<detector>-seed<k>-model.pt`; the
+texture is the name's first part) and, for each smoothing in `--sigmas`, with the networks unchanged:
 - the label-free proxy: the fit's own held-out crops (the same seeded split) against defective copies of them, made
   by the fit's validation family on a fresh draw (seed + selection.FRESH_DRAW, so the round the fit kept at its own
   smoothing, chosen on its own draw, does not flatter that smoothing);
@@ -42,9 +43,9 @@ LABELS = np.r_[np.zeros(TEST_CROPS // 2), np.ones(TEST_CROPS // 2)]  # the test 
 
 
 def smoothed(det: ganspect.RepairGAN, sigma: float) -> None:
-    """Read `det`'s networks with another smoothing. `map_sigma` is a fitted field, so the record of the fit's
-    fields (which guards against changing one after fitting) is set too: for this reading only, never saved."""
-    det.map_sigma = det._fit_params["map_sigma"] = sigma
+    """Read `det`'s networks with another smoothing, of the map (pixel figures) and of the map the image score is
+    read off (image figures) alike: both only steer scoring, so one reading gives each figure at that smoothing."""
+    det.map_sigma = det.verdict_sigma = sigma
 
 
 def readings(det: ganspect.RepairGAN, split: dict, sigmas: list[float]) -> list[dict]:
@@ -143,6 +144,10 @@ def main() -> None:
             parser.error(str(err))
         if not isinstance(det, ganspect.RepairGAN):
             parser.error(f"{path}: expected a fitted RepairGAN, got {type(det).__name__}")
+        if det.verdict_sigma != det.map_sigma:  # else no one reading is the fit as it scored
+            parser.error(
+                f"{path}: expected verdict_sigma equal to map_sigma, got {det.verdict_sigma} and {det.map_sigma}"
+            )
         models[path] = (texture, det)
 
     splits = {t: texture_split(args.data, t) for t in sorted({t for t, _ in models.values()})}

@@ -11,8 +11,8 @@ of G's smoothed residual). Printed per model:
   for several families of defects (RepairGAN's validation family; bites and cracks, shape defects; the
   selection's specks, warps, haze and grain).
 The held-out images are the ones the fit held out (the same seeded split).
-With `--sigmas`, also the judge's test image AUROC with D's map smoothed by each of those `map_sigma` values instead
-of the fitted one (the networks unchanged), per model and as a mean over the models, each set against the fitted
+With `--sigmas`, also the judge's test image AUROC with D's map smoothed by each of those `verdict_sigma` values
+instead of the fitted one (the networks unchanged), per model and as a mean over the models, each set against the fitted
 smoothing on the same photos with a 95% interval over draws of the photos (`ganspect.intervals`): does a thin
 defect (a crack) need less smoothing than the fitted default? And a judge that chooses no smoothing: at each of
 those, a photo's judge standardised by the held-out good photos' (their mean and spread), the highest kept
@@ -45,7 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="the MVTec AD-style folder the models trained on")
     parser.add_argument("models", type=Path, nargs="+", help="fitted RepairGAN models (.pt)")
-    parser.add_argument("--sigmas", type=float, nargs="+", default=[], help="map_sigma values to read the judge at")
+    parser.add_argument("--sigmas", type=float, nargs="+", default=[], help="verdict_sigma values to read the judge at")
     args = parser.parse_args()
     if any(s < 0 for s in args.sigmas):
         parser.error(f"--sigmas: expected smoothings >= 0 (pixels), got {args.sigmas}")
@@ -79,10 +79,12 @@ def main() -> None:
         images = ImageFiles([t.path for t in tests], det.channels, det.image_size)
         held_images = torch.stack([train[i] for i in held])
         standardised = []
-        for sigma in args.sigmas:  # `map_sigma` is a fitted field: its record is set too, for this reading only
-            det.map_sigma = det._fit_params["map_sigma"] = sigma
+        for sigma in args.sigmas:
+            det.verdict_sigma = sigma  # it only steers scoring: the networks stay as fitted
             judged[sigma].append(raw_scores(det, images)[:, 0])
-            print(f"  judge with map_sigma {sigma:g}: test image AUROC {roc_auc_score(labels, judged[sigma][-1]):.3f}")
+            print(
+                f"  judge with verdict_sigma {sigma:g}: test image AUROC {roc_auc_score(labels, judged[sigma][-1]):.3f}"
+            )
             good = raw_scores(det, held_images)[:, 0]
             standardised.append((judged[sigma][-1] - good.mean()) / (good.std() + 1e-12))
         if args.sigmas:  # no smoothing chosen: each photo's judge standardised by the held-out good photos', highest
@@ -91,7 +93,7 @@ def main() -> None:
     for sigma, scores in judged.items():
         d = auroc_difference(labels, scores, fitted)
         mean = np.mean([roc_auc_score(labels, s) for s in scores])
-        print(f"judge with map_sigma {sigma:g}, mean over the models: {mean:.3f}; minus the fitted smoothing's "
+        print(f"judge with verdict_sigma {sigma:g}, mean over the models: {mean:.3f}; minus the fitted smoothing's "
               f"{d['difference']:+.3f} ({d['low']:+.3f} to {d['high']:+.3f})")  # fmt: skip
     if multi:
         d = auroc_difference(labels, multi, fitted)

@@ -110,7 +110,7 @@ def test_verdicts_reads_the_judge_as_the_fitted_model_scores(digits, tmp_path, c
     det.fit(sorted((tmp_path / "train/good").iterdir()))
     det.save(tmp_path / "m.pt")
     monkeypatch.setattr(sys, "argv", ["verdicts.py", "--data", str(tmp_path), str(tmp_path / "m.pt"),
-                                      "--sigmas", str(det.map_sigma), "0"])  # fmt: skip
+                                      "--sigmas", str(det.verdict_sigma), "0"])  # fmt: skip
     verdicts.main()
     out = capsys.readouterr().out
     judge = float(re.search(r"judge (\d\.\d{3}), repair \d\.\d{3}, standardised sum \d\.\d{3}", out)[1])
@@ -118,18 +118,20 @@ def test_verdicts_reads_the_judge_as_the_fitted_model_scores(digits, tmp_path, c
     assert judge == round(roc_auc_score([0] * 8 + [1] * 8, det.score(tests)), 3)
     assert len(re.findall(r"proxy on .+: judge \d\.\d{3}, repair \d\.\d{3}", out)) == len(verdicts.FAMILIES)
     # read at its own smoothing the judge is the fitted model; at another, the same networks read otherwise
-    assert f"judge with map_sigma {det.map_sigma:g}: test image AUROC {judge:.3f}" in out
-    mean = f"judge with map_sigma {det.map_sigma:g}, mean over the models: {judge:.3f}; minus the fitted smoothing's"
-    assert f"{mean} +0.000" in out
+    assert f"judge with verdict_sigma {det.verdict_sigma:g}: test image AUROC {judge:.3f}" in out
+    mean = f"judge with verdict_sigma {det.verdict_sigma:g}, mean over the models: {judge:.3f}"
+    assert f"{mean}; minus the fitted smoothing's +0.000" in out
     # the multi-scale judge: each photo's judge standardised by the held-out good photos' at each smoothing, the max
     train = sorted((tmp_path / "train/good").iterdir())
     held = [train[i] for i in split_indices(len(train), det.validation_split, det.threshold_images, det.seed)[1]]
     standardised = []
-    for sigma in (det.map_sigma, 0.0):
-        det.map_sigma = det._fit_params["map_sigma"] = sigma
+    for sigma in (det.verdict_sigma, 0.0):
+        det.verdict_sigma = sigma
         good = det.score(held)
         standardised.append((det.score(tests) - good.mean()) / (good.std() + 1e-12))
-    assert f"judge with map_sigma 0: test image AUROC {roc_auc_score([0] * 8 + [1] * 8, det.score(tests)):.3f}" in out
+    assert (
+        f"judge with verdict_sigma 0: test image AUROC {roc_auc_score([0] * 8 + [1] * 8, det.score(tests)):.3f}" in out
+    )
     multi = roc_auc_score([0] * 8 + [1] * 8, np.max(standardised, axis=0))
     assert f"multi-scale judge: test image AUROC {multi:.3f}" in out
 

@@ -244,16 +244,38 @@ class DotJudge(nn.Module):
         return logits
 
 
-@pytest.mark.parametrize("sigma", [0.0, 2.0])
-def test_the_map_is_d_smoothed_and_the_judge_verdict_is_its_maximum(sigma):
-    """The map is D's probability smoothed by map_sigma (a lone sure pixel spreads into a soft spot), the same map
-    the judge's verdict takes the maximum of; map_sigma=0 gives D's probability itself."""
+@pytest.mark.parametrize(("map_sigma", "verdict_sigma"), [(0.0, 0.0), (2.0, 2.0), (2.0, 0.0), (0.0, 2.0)])
+def test_the_map_is_d_smoothed_and_the_judge_verdict_is_the_maximum_of_its_own_smoothing(map_sigma, verdict_sigma):
+    """The map is D's probability smoothed by map_sigma (a lone sure pixel spreads into a soft spot); the judge's
+    verdict is the maximum of D's probability smoothed by verdict_sigma, whatever the map's (a thin defect's peak can
+    be read unsmoothed while the map shown is smoothed); 0 gives D's probability itself. Both may change after fit."""
     det = ganspect.RepairGAN(image_size=32, crop_size=16, width=4, steps=2, rounds=1, threshold_images=8,
                              device="cpu").fit(torch.rand(16, 1, 32, 32))  # fmt: skip
-    det.repairer_, det.judge_, det.map_sigma = SquareRepair(), DotJudge(), sigma
+    det.repairer_, det.judge_ = SquareRepair(), DotJudge()
+    det.map_sigma, det.verdict_sigma = map_sigma, verdict_sigma
     images = torch.rand(3, 1, 32, 32)
     scores, maps = det.score_and_map(images)
-    expected = smooth(torch.sigmoid(DotJudge()(images)), sigma)
-    np.testing.assert_allclose(maps, expected.numpy(), atol=1e-6)
-    np.testing.assert_allclose(scores, expected.flatten(1).amax(1).numpy(), atol=1e-6)
-    assert (maps[:, 12, 20] < 0.5).all() if sigma else (maps[:, 12, 20] > 0.99).all()
+    probability = torch.sigmoid(DotJudge()(images))
+    np.testing.assert_allclose(maps, smooth(probability, map_sigma).numpy(), atol=1e-6)
+    np.testing.assert_allclose(scores, smooth(probability, verdict_sigma).flatten(1).amax(1).numpy(), atol=1e-6)
+    assert (maps[:, 12, 20] < 0.5).all() if map_sigma else (maps[:, 12, 20] > 0.99).all()
+    assert (scores < 0.5).all() if verdict_sigma else (scores > 0.99).all()
+
+
+def test_a_checkpoint_from_before_verdict_sigma_reads_its_score_at_the_maps_smoothing():
+    """Checkpoints saved before verdict_sigma existed read the image score off the map at map_sigma: loaded, they
+    must score as they did, so their verdict_sigma is their map_sigma, not the new field's default."""
+    det = ganspect.RepairGAN(image_size=32, crop_size=16, width=4, steps=2, rounds=1, threshold_images=8,
+                             map_sigma=1.0, verdict_sigma=1.0, device="cpu").fit(torch.rand(16, 1, 32, 32))  # fmt: skip
+    ckpt = det.to_checkpoint()
+    older = {**ckpt, "params": {k: v for k, v in ckpt["params"].items() if k != "verdict_sigma"}}
+    loaded = ganspect.RepairGAN.from_checkpoint(older)
+    assert loaded.verdict_sigma == 1.0 != ganspect.RepairGAN().verdict_sigma
+    images = torch.rand(4, 1, 32, 32)
+    np.testing.assert_allclose(loaded.score(images), det.score(images), atol=1e-6)
+
+
+@pytest.mark.parametrize("value", [-1.0, 9.0, "2"])
+def test_verdict_sigma_out_of_range_is_named(value):
+    with pytest.raises(ValueError, match="verdict_sigma: expected 0 to a quarter of image_size"):
+        ganspect.RepairGAN(image_size=32, crop_size=32, verdict_sigma=value)._check_params()

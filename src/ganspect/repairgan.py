@@ -10,14 +10,15 @@ images alone (`ganspect.synthetic`):
 - With `adversarial_weight` > 0, D also judges the repair itself against the clean image: the content G invented
   inside a defect's mask is labelled "not genuine", and G is pushed to make it genuine-looking (a per-pixel,
   conditional GAN term). Weight 0 trains G by its reconstruction loss alone.
-- The map is D's probability map after a Gaussian smoothing of `map_sigma`; the image score is its maximum, or,
-  with `verdict="repair"`, read off G's residual instead: D finds local defects best, but a product broken apart
-  or bent out of shape is mostly made of normal-looking pixels, and what shows it is how far G's repair (which
-  knows the usual shape) is from the image, as PCA's reconstruction shows it. `verdict="auto"` lets validation
-  choose between the two; that choice is worth most with a few real defects given to `fit` (`known_defects`):
-  the synthetic defects of validation are local, and prefer the judge whatever the product's defects are. On a
-  small set, `validation_folds` lets it see every normal image held out once (the judge's misses are unusual good
-  images, which a held-out share of 6 may not hold).
+- The map is D's probability map after a Gaussian smoothing of `map_sigma`; the image score is the maximum of D's map
+  after a smoothing of its own, `verdict_sigma` (a thin scratch that the map's smoothing spreads thin may want less
+  before its peak is read), or, with `verdict="repair"`, read off G's residual instead: D finds local defects best, but
+  a product broken apart or bent out of shape is mostly made of normal-looking pixels, and what shows it is how far G's
+  repair (which knows the usual shape) is from the image, as PCA's reconstruction shows it. `verdict="auto"` lets
+  validation choose between the two; that choice is worth most with a few real defects given to `fit` (`known_defects`):
+  the synthetic defects of validation are local, and prefer the judge whatever the product's defects are. On a small
+  set, `validation_folds` lets it see every normal image held out once (the judge's misses are unusual good images,
+  which a held-out share of 6 may not hold).
 Both networks are fully convolutional: they train on random crops (`crop_size`) and score whole images at
 `image_size` in one forward pass.
 
@@ -178,7 +179,10 @@ class RepairGAN(Detector):
     steps: int = param(1000, "optimizer steps of training, one batch of crops each")
     batch_size: int = param(16, "crops per training batch; images per scoring batch")
     lr: float = param(2e-4, "Adam learning rate of G and D")
-    map_sigma: float = param(2.0, "std in pixels (at image_size) of the Gaussian smoothing D's map (verdict: its max)")
+    map_sigma: float = param(2.0, "std in pixels (at image_size) of the Gaussian smoothing the map shown (D's)")
+    verdict_sigma: float = param(
+        2.0, "std in pixels (at image_size) of the Gaussian smoothing the map that the image score is read off"
+    )
     width: int = param(16, "channels of D's first convolution (G's: twice that); they double at each halving")
     crop_size: int = param(
         64, "side of the random training crops (a multiple of 16, at most image_size; equal: whole images)"
@@ -211,6 +215,7 @@ class RepairGAN(Detector):
     )
 
     network_names: ClassVar[tuple[str, ...]] = ("repairer", "judge")
+    scoring_fields: ClassVar[frozenset[str]] = Detector.scoring_fields | {"verdict_sigma"}
     # validated on defects unlike those it trains on: on its own kinds the proxy saturates (0.995 on cookies)
     command: ClassVar[str] = "repairgan"
 
@@ -237,6 +242,8 @@ class RepairGAN(Detector):
                 f"validation_defects: {', '.join(sorted(shared))} also trained on (defects), so the proxy would grade "
                 f"the repairer on its own training defects; expected other kinds, got {self.validation_defects!r}"
             )
+        if not (isinstance(self.verdict_sigma, (int, float)) and 0 <= self.verdict_sigma <= self.image_size / 4):
+            raise ValueError(f"verdict_sigma: expected 0 to a quarter of image_size, got {self.verdict_sigma!r}")
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict: expected one of {VERDICTS}, got {self.verdict!r}")
         if self.image_score != "model":
@@ -351,8 +358,15 @@ class RepairGAN(Detector):
         repair = self.repairer_(real)
         maps = torch.sigmoid(self.judge_(torch.cat([real, repair], 1)))  # (B, S, S) probability of "defect"
         residual = (real - repair).abs().mean(1) / 2  # (B, S, S) in [0, 1] grey levels, channels averaged
-        judged = smooth(maps, self.map_sigma).flatten(1).amax(1)  # the max of the map _finish smooths alike
-        return torch.stack([judged, top_mean(smooth(residual, self.map_sigma), self.top_share)], 1), maps
+        judged = smooth(maps, self.verdict_sigma).flatten(1).amax(1)  # _finish smooths the map shown by map_sigma
+        return torch.stack([judged, top_mean(smooth(residual, self.verdict_sigma), self.top_share)], 1), maps
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict, device: str | None = None) -> RepairGAN:
+        params = ckpt["params"]
+        if "verdict_sigma" not in params:  # saved before the field: the score was read at the map's smoothing
+            ckpt = {**ckpt, "params": {**params, "verdict_sigma": params.get("map_sigma", 2.0)}}
+        return super().from_checkpoint(ckpt, device)
 
     def _finish(self, scores: torch.Tensor, maps: torch.Tensor, rule: str) -> tuple[torch.Tensor, torch.Tensor]:
         verdict = self.verdict if rule == "model" else rule
