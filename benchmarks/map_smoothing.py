@@ -14,8 +14,8 @@ texture is the name's first part) and, for each smoothing in `--sigmas`, with th
 - the test figures of textures.py's split: image AUROC and pixel AUROC.
 The fitted smoothing is always read too. The pick is the smoothing with the highest proxy (the fitted one on a
 tie). Beside it, a verdict that picks no smoothing (`multiscale`): each crop's score standardised at every smoothing
-by the held-out crops' and the highest kept. Per texture, the figures at the fitted smoothing, at the pick and of the
-multi-scale verdict, mean +- std over the models, and the last two minus the fitted on the same crops with a 95%
+by the held-out crops' and the highest kept. Per texture, the figures at every smoothing read, at the pick and of
+the multi-scale verdict, mean +- std over the models, and each of them minus the fitted on the same crops with a 95%
 interval over draws of the crops (`ganspect.intervals`). Printed, and written to FILE (JSON). Run from the
 repository's root (`-m`), so that textures.py's split is imported, not copied.
 """
@@ -96,9 +96,11 @@ def pick(reads: list[dict], fitted: float) -> dict:
     return max(reads, key=lambda r: (r["proxy"], r["sigma"] == fitted))
 
 
-def summary(texture: str, fits: list[tuple[dict, dict, dict]]) -> list[str]:
-    """Lines for one texture: the fitted smoothing, the pick and the multi-scale verdict (its map the fitted one),
-    mean +- std over the fits, and each of the last two minus the fitted on the same crops with its 95% interval."""
+def summary(texture: str, fits: list[tuple[list[dict], dict, dict, dict]]) -> list[str]:
+    """Lines for one texture, from each fit's (readings, fitted, pick, multi-scale verdict): every smoothing read, the
+    pick and the multi-scale verdict (its map the fitted one), mean +- std over the fits; then each of them minus the
+    fitted on the same crops with its 95% interval (a reading at s: image figures at verdict_sigma s, pixel figures
+    at map_sigma s)."""
 
     def cell(values: list[float]) -> str:
         return f"{np.mean(values):.3f} +- {np.std(values):.3f}"
@@ -106,17 +108,21 @@ def summary(texture: str, fits: list[tuple[dict, dict, dict]]) -> list[str]:
     def gap(d: dict) -> str:
         return f"{d['difference']:+.3f} ({d['low']:+.3f} to {d['high']:+.3f})"
 
-    fitted, picked, multi = zip(*fits, strict=True)
-    rows = (("fitted smoothing", fitted, fitted), ("validation's pick", picked, picked),
-            ("multi-scale verdict", multi, fitted))  # fmt: skip
+    every, fitted, picked, multi = zip(*fits, strict=True)
+    sigmas = sorted({r["sigma"] for reads in every for r in reads})
+    at = {s: [next(r for r in reads if r["sigma"] == s) for reads in every] for s in sigmas}
+    rows = [(f"{s:g} px{' (fitted)' if s == fitted[0]['sigma'] else ''}", at[s], at[s]) for s in sigmas]
+    rows += [("validation's pick", picked, picked), ("multi-scale verdict", multi, fitted)]
     lines = [
         f"| {texture} | {name} | {cell([r['image_auroc'] for r in rs])} | {cell([r['pixel_auroc'] for r in maps])} |"
         for name, rs, maps in rows
     ]
     before = [r["scores"] for r in fitted]
-    image = auroc_difference(LABELS, [r["scores"] for r in picked], before)
-    pixel = difference([r["histograms"] for r in picked], [r["histograms"] for r in fitted], LABELS)
-    lines.append(f"| {texture} | pick - fitted | {gap(image)} | {gap(pixel)} |")
+    against = [(f"{s:g} px", at[s]) for s in sigmas if s != fitted[0]["sigma"]] + [("pick", picked)]
+    for name, rs in against:
+        image = auroc_difference(LABELS, [r["scores"] for r in rs], before)
+        pixel = difference([r["histograms"] for r in rs], [r["histograms"] for r in fitted], LABELS)
+        lines.append(f"| {texture} | {name} - fitted | {gap(image)} | {gap(pixel)} |")
     multi_gap = gap(auroc_difference(LABELS, [r["scores"] for r in multi], before))
     lines.append(f"| {texture} | multi-scale - fitted | {multi_gap} | |")
     return lines
@@ -167,11 +173,11 @@ def main() -> None:
         rows.append({"model": str(path), "texture": texture, "fitted_sigma": det.map_sigma, "picked": chosen["sigma"],
                      "multiscale": multi,
                      "readings": [{k: v for k, v in r.items() if k != "histograms"} for r in reads]})  # fmt: skip
-        fits[texture].append((fitted, chosen, multi))
+        fits[texture].append((reads, fitted, chosen, multi))
     write_text(args.out, json.dumps(rows, indent=2) + "\n")
     lines = ["| texture | smoothing | image AUROC | pixel AUROC |", "|---|---|---|---|"]
-    for texture, triples in fits.items():
-        lines += summary(texture, triples)
+    for texture, each_fit in fits.items():
+        lines += summary(texture, each_fit)
     print("\n".join(lines))
 
 

@@ -177,4 +177,8 @@ def test_map_smoothing_reads_a_kept_fit_as_it_scored_and_picks_the_highest_proxy
     assert reads[2.0]["pixel_auroc"] == pytest.approx(kept["pixel_auroc"], abs=1e-9)
     assert row["picked"] == max(row["readings"], key=lambda r: r["proxy"])["sigma"]
     assert len({round(r["pixel_auroc"], 6) for r in row["readings"]}) > 1  # the smoothing was really changed
-    assert "| brick | pick - fitted |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| brick | pick - fitted |" in out
+    # each smoothing read is set against the fitted one on the same crops: one fit, so the difference is exact
+    gap = float(re.search(r"\| brick \| 0 px - fitted \| ([+-]\d\.\d{3}) ", out)[1])
+    assert gap == pytest.approx(reads[0.0]["image_auroc"] - reads[2.0]["image_auroc"], abs=1e-3)
