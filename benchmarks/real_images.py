@@ -2,24 +2,25 @@
 
     python benchmarks/real_images.py --data ../shared/data/cookies --out bench_out/real [--seeds 0 1 2]
 
-Each detector runs with its defaults plus `--channels 3` (and `mapping="encoder"` for AnoGAN): what a user runs with
-no other flags. Nothing is chosen on test labels. `--detectors "OGNet, fixed settings"` runs OGNet with the choices
-validation makes fixed in advance instead, to show what the label-free choices are worth; the rows named "WGAN-GP",
-"map reference", "augmented", "averaged G", "refined", "adversarial weight 0", "repair verdict", "no cracks" and
-"map rule" / "reference rule" / "128 px" change one setting each (f-AnoGAN's own GAN; `map_reference=True`;
-`augment=True`, flips and shifts; `generator_average=0.995`; `refine_steps=30`; `adversarial_weight=0`;
-`verdict="repair"`; `defects="blob,cutpaste,scar"`; `image_score="map"` / `"reference"`; `image_size=128`, and for
-"whole images" `crop_size=128` too), to measure it. AnoGAN's rows other than its defaults and "shifted" change its
-defaults before 2026-11-26 (no augmentation, no averaged G: "AnoGAN, encoder, no augmentation"), with which their
-figures were measured; so do RepairGAN's rows named "no cracks" (its defaults before the evening of 2026-11-26, no
-cracks trained on). "RepairGAN, validation picks augmentation or not" is no extra training: per seed where both
-RepairGAN rows ran, the one whose label-free validation proxy is higher (its fit time is both fits'), which is what
-a user without defective images can do when unsure that flips and shifts of the product are normal. "Validation
-picks a detector (ganspect.select)" runs `ganspect.select` over the Gaussian, PCA, local statistics, AnoGAN's
-encoder, OGNet and RepairGAN (each validating on the selection's own defects, so each candidate's "rated for
-selection" row may differ from its own row): the test figures of the one it keeps, per seed, and which it kept
-(OUT/results.md); "validation with cracks picks a detector" does the same, validating on the selection's defects and
-`crack` (gaps showing the background), with "RepairGAN, no cracks" for RepairGAN (a detector may not validate on a
+Each detector runs with its defaults plus `--channels 3` (and `mapping="encoder"` for AnoGAN): what a user runs with no
+other flags. Nothing is chosen on test labels. `--detectors "OGNet, fixed settings"` runs OGNet with the choices
+validation makes fixed in advance instead, to show what the label-free choices are worth; the rows named "WGAN-GP", "map
+reference", "augmented", "averaged G", "refined", "adversarial weight 0", "repair verdict", "no cracks" and "map rule" /
+"reference rule" / "128 px" change one setting each (f-AnoGAN's own GAN; `map_reference=True`; `augment=True`, flips and
+shifts; `generator_average=0.995`; `refine_steps=30`; `adversarial_weight=0`; `verdict="repair"`;
+`defects="blob,cutpaste,scar"`; `image_score="map"` / `"reference"`; `image_size=128`, and for "whole images"
+`crop_size=128` too), to measure it. AnoGAN's rows other than its defaults and "shifted" change its defaults before
+2026-11-26 (no augmentation, no averaged G: "AnoGAN, encoder, no augmentation"), with which their figures were measured;
+so do RepairGAN's rows named "no cracks" (its defaults before the evening of 2026-11-26, no cracks trained on), and
+every RepairGAN row but "RepairGAN" keeps the judge's verdict smoothed by 2 px (`verdict_sigma=2`, the default before
+2026-12-07; "RepairGAN, verdict smoothed 2 px" is those defaults). "RepairGAN, validation picks augmentation or not" is
+no extra training: per seed where both RepairGAN rows ran, the one whose label-free validation proxy is higher (its fit
+time is both fits'), which is what a user without defective images can do when unsure that flips and shifts of the
+product are normal. "Validation picks a detector (ganspect.select)" runs `ganspect.select` over the Gaussian, PCA, local
+statistics, AnoGAN's encoder, OGNet and RepairGAN (each validating on the selection's own defects, so each candidate's
+"rated for selection" row may differ from its own row): the test figures of the one it keeps, per seed, and which it
+kept (OUT/results.md); "validation with cracks picks a detector" does the same, validating on the selection's defects
+and `crack` (gaps showing the background), with "RepairGAN, no cracks" for RepairGAN (a detector may not validate on a
 kind it trains on). One selection a run.
 
 `--known-defects K` measures what a user with a few real defective images gains: per seed, K defective test images
@@ -65,9 +66,15 @@ def earlier_anogan(seed: int, **changes) -> ganspect.AnoGAN:
     )
 
 
+def measured_repairgan(seed: int, **changes) -> ganspect.RepairGAN:
+    """RepairGAN with the judge's verdict read off D's map smoothed by 2 px (`verdict_sigma` 2, the default before
+    2026-12-07), with which these rows were measured, then `changes`."""
+    return ganspect.RepairGAN(**dict(channels=3, verdict_sigma=2.0, seed=seed) | changes)
+
+
 def earlier_repairgan(seed: int, **changes) -> ganspect.RepairGAN:
     """RepairGAN with its defaults before the evening of 2026-11-26 (no cracks trained on), then `changes`."""
-    return ganspect.RepairGAN(**dict(channels=3, defects="blob,cutpaste,scar", seed=seed) | changes)
+    return measured_repairgan(seed, **dict(defects="blob,cutpaste,scar") | changes)
 
 
 DETECTORS = {
@@ -117,15 +124,18 @@ DETECTORS = {
     "OGNet, shifted": lambda seed: ganspect.OGNet(channels=3, augment=True, augment_flips=False, seed=seed),
     # phase one without the adversarial half of G's loss (the paper's a = 0.5): a plain denoising autoencoder
     "OGNet, adversarial weight 0": lambda seed: ganspect.OGNet(channels=3, adversarial_weight=0.0, seed=seed),
-    # the defaults: blobs, cut-and-paste, scars and cracks (gaps showing the tray) trained on
+    # the defaults: blobs, cut-and-paste, scars and cracks (gaps showing the tray) trained on; the verdict unsmoothed
     "RepairGAN": lambda seed: ganspect.RepairGAN(channels=3, seed=seed),
-    "RepairGAN, augmented": lambda seed: ganspect.RepairGAN(channels=3, augment=True, seed=seed),
+    # the defaults before 2026-12-07: the verdict read off D's map smoothed by 2 px, as the map shown is
+    "RepairGAN, verdict smoothed 2 px": lambda seed: measured_repairgan(seed),
+    # every RepairGAN row below was measured before 2026-12-07 and keeps that 2 px verdict (measured_repairgan)
+    "RepairGAN, augmented": lambda seed: measured_repairgan(seed, augment=True),
     # defects filled with textures made from nothing, all of them or half (the rest from the other photos)
-    "RepairGAN, augmented, procedural fill": lambda seed: ganspect.RepairGAN(
-        channels=3, augment=True, fill_source="procedural", seed=seed
+    "RepairGAN, augmented, procedural fill": lambda seed: measured_repairgan(
+        seed, augment=True, fill_source="procedural"
     ),
-    "RepairGAN, augmented, half procedural fill": lambda seed: ganspect.RepairGAN(
-        channels=3, augment=True, fill_source="procedural", fill_share=0.5, seed=seed
+    "RepairGAN, augmented, half procedural fill": lambda seed: measured_repairgan(
+        seed, augment=True, fill_source="procedural", fill_share=0.5
     ),
     # its defaults before the evening of 2026-11-26: no cracks trained on. The rows named "no cracks" change those
     # earlier defaults, with which their figures were measured
@@ -133,38 +143,36 @@ DETECTORS = {
     "RepairGAN, no cracks, augmented": lambda seed: earlier_repairgan(seed, augment=True),
     "RepairGAN, no cracks, 3000 steps": lambda seed: earlier_repairgan(seed, steps=3000),
     # the image score read off G's residual instead of D's map (verdict="repair"); the map is D's either way
-    "RepairGAN, repair verdict": lambda seed: ganspect.RepairGAN(channels=3, verdict="repair", seed=seed),
+    "RepairGAN, repair verdict": lambda seed: measured_repairgan(seed, verdict="repair"),
     "RepairGAN, no cracks, repair verdict": lambda seed: earlier_repairgan(seed, verdict="repair"),
     # validation picks the verdict (judge or repair); worth most with known_defects (--known-defects K)
-    "RepairGAN, verdict auto": lambda seed: ganspect.RepairGAN(channels=3, verdict="auto", seed=seed),
+    "RepairGAN, verdict auto": lambda seed: measured_repairgan(seed, verdict="auto"),
     "RepairGAN, no cracks, verdict auto": lambda seed: earlier_repairgan(seed, verdict="auto"),
     # the same, the verdict chosen over 5 folds (5 models, each holding out 6 other good photos): 5x the fit time
-    "RepairGAN, verdict auto, 5 folds": lambda seed: ganspect.RepairGAN(
-        channels=3, verdict="auto", validation_folds=5, seed=seed
-    ),
+    "RepairGAN, verdict auto, 5 folds": lambda seed: measured_repairgan(seed, verdict="auto", validation_folds=5),
     "RepairGAN, no cracks, verdict auto, 5 folds": lambda seed: earlier_repairgan(
         seed, verdict="auto", validation_folds=5
     ),
     # and with flips and shifts, whose maps were the best of one fit's on cookies
-    "RepairGAN, augmented, verdict auto, 5 folds": lambda seed: ganspect.RepairGAN(
-        channels=3, augment=True, verdict="auto", validation_folds=5, seed=seed
+    "RepairGAN, augmented, verdict auto, 5 folds": lambda seed: measured_repairgan(
+        seed, augment=True, verdict="auto", validation_folds=5
     ),
     # twice the side (image_size=128), the baselines beside them at the same size: RepairGAN on 64-px crops (a step
     # costs the same, D sees a quarter of the photo), or on whole images (crop_size=128: four times the pixels a step)
     "per-pixel Gaussian, 128 px": lambda seed: ganspect.PixelGaussian(channels=3, image_size=128, seed=seed),
     "PCA reconstruction, 128 px": lambda seed: ganspect.PCAReconstruction(channels=3, image_size=128, seed=seed),
     "local statistics, 128 px": lambda seed: ganspect.LocalStatistics(channels=3, image_size=128, seed=seed),
-    "RepairGAN, 128 px": lambda seed: ganspect.RepairGAN(channels=3, image_size=128, seed=seed),
-    "RepairGAN, 128 px, whole images": lambda seed: ganspect.RepairGAN(
-        channels=3, image_size=128, crop_size=128, seed=seed
-    ),
+    "RepairGAN, 128 px": lambda seed: measured_repairgan(seed, image_size=128),
+    "RepairGAN, 128 px, whole images": lambda seed: measured_repairgan(seed, image_size=128, crop_size=128),
     # what validation chooses, fixed in advance instead: the last round, G_old after round 2, D's own score
     "OGNet, fixed settings": lambda seed: ganspect.OGNet(
         channels=3, pick_round=False, old_round=2, image_score="model", seed=seed
     ),
 }
 # per seed, the candidate fit a user keeps by the validation proxy alone
-PICKS = {"RepairGAN, validation picks augmentation or not": ("RepairGAN", "RepairGAN, augmented")}
+PICKS = {
+    "RepairGAN, validation picks augmentation or not": ("RepairGAN, verdict smoothed 2 px", "RepairGAN, augmented")
+}
 DEFAULT_DETECTORS = [
     "per-pixel Gaussian",
     "PCA reconstruction",

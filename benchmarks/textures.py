@@ -17,7 +17,8 @@ and `validation_defects` the third family.
 "RepairGAN, filled from a texture" also fills its training defects with crops of the third texture (FILL), the
 one that is neither the trained texture nor the test's foreign source: an external anomaly source, as DRAEM uses.
 RepairGAN's rows other than "RepairGAN" and that one keep its training defects before the evening of 2026-11-26
-(blob, cutpaste, scar; no cracks), with which their figures were measured.
+(blob, cutpaste, scar; no cracks), with which their figures were measured; every RepairGAN row keeps the judge's
+verdict smoothed by 2 px (`verdict_sigma=2`, the default before 2026-12-07).
 OUT/results.json is rewritten after every run; OUT/results.md holds the table, where each row is also set against
 the local-statistics baseline (when it ran) on the same test crops: its image and pixel AUROC minus the
 baseline's, with the 95% interval of that difference over draws of the crops (`ganspect.intervals`; each fit's
@@ -61,6 +62,8 @@ PICK, PICK_ANY = "RepairGAN, validation picks the fill or not", "validation pick
 
 
 def made(cls: type[ganspect.Detector], seed: int, **settings) -> ganspect.Detector:
+    if cls is ganspect.RepairGAN:  # its rows were measured with the verdict smoothed by 2 px, the default before
+        settings = {"verdict_sigma": 2.0} | settings  # 2026-12-07
     return cls(image_size=SIZE, validation_defects=VALIDATION, seed=seed, **settings)
 
 
