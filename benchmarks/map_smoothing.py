@@ -150,7 +150,7 @@ def main() -> None:
             parser.error(str(err))
         if not isinstance(det, ganspect.RepairGAN):
             parser.error(f"{path}: expected a fitted RepairGAN, got {type(det).__name__}")
-        if det.verdict_sigma != det.map_sigma:  # else no one reading is the fit as it scored
+        if det.verdict_sigma != det.map_sigma:  # else no one reading is the fit as it scored (textures.py's rows: 2)
             parser.error(
                 f"{path}: expected verdict_sigma equal to map_sigma, got {det.verdict_sigma} and {det.map_sigma}"
             )

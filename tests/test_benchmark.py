@@ -163,7 +163,8 @@ def test_map_smoothing_reads_a_kept_fit_as_it_scored_and_picks_the_highest_proxy
     smoothing it must give the fit's own test figures (the same networks, read the same way), the fitted smoothing
     is read even when not asked for, and the pick must be the reading whose proxy is highest."""
     monkeypatch.setitem(DETECTORS, "tiny", lambda seed, fill: ganspect.RepairGAN(
-        channels=1, image_size=128, steps=20, rounds=2, width=4, seed=seed, validation_defects=VALIDATION))  # fmt: skip
+        channels=1, image_size=128, steps=20, rounds=2, width=4, seed=seed, validation_defects=VALIDATION,
+        verdict_sigma=2.0))  # fmt: skip
     split = texture_split(need(TEXTURES), "brick")
     kept = run_one("tiny", 0, split, TEXTURES / "grass.png", tmp_path / "brick-tiny-seed0-pixels.npz", keep=True)
     model, out = tmp_path / "brick-tiny-seed0-model.pt", tmp_path / "readings.json"
