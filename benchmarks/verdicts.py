@@ -65,7 +65,8 @@ def main() -> None:
         train = ImageFiles(folder.train_paths(), det.channels, det.image_size)
         _, held = split_indices(len(train), det.validation_split, det.threshold_images, det.seed)
         normal = raw_scores(det, torch.stack([train[i] for i in held]))
-        test = raw_scores(det, ImageFiles([t.path for t in tests], det.channels, det.image_size))
+        images = ImageFiles([t.path for t in tests], det.channels, det.image_size)
+        test = raw_scores(det, images)
         summed = ((test - normal.mean(0)) / (normal.std(0) + 1e-12)).sum(1)
         judge, repair, both = (roc_auc_score(labels, v) for v in (test[:, 0], test[:, 1], summed))
         print(f"{path.name}: test image AUROC judge {judge:.3f}, repair {repair:.3f}, standardised sum {both:.3f}")
@@ -76,7 +77,6 @@ def main() -> None:
             choice = Validation(train, held, det.seed, tuple(family.split(","))).measure(det)["choice"]
             print(f"  proxy on {family}: judge {choice['judge'][0]:.3f}, repair {choice['repair'][0]:.3f}")
         fitted.append(test[:, 0])
-        images = ImageFiles([t.path for t in tests], det.channels, det.image_size)
         held_images = torch.stack([train[i] for i in held])
         standardised = []
         for sigma in args.sigmas:
