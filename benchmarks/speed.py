@@ -26,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import ganspect
 from ganspect import repairgan
+from ganspect.synthetic import defect_kinds
 from seed_networks import SeedNetworksAnoGAN
 
 
@@ -175,9 +176,10 @@ def bench_ognet(architecture: str, size: int, batch: int, repeats: int) -> dict:
 
 def bench_repairgan(repeats: int) -> dict:
     """RepairGAN: one 256x256 image scored alone (the model at image_size 256, and the default 64 px model given a
-    256 px image, resize included), a batch of 32 at 64 px, and one training step (16 crops of 64 px, defects
-    included), each the median of at least 10 runs; with the networks on channels-last tensors (as shipped) and,
-    for the ratio, on contiguous ones (as before), measurement by measurement."""
+    256 px image, resize included; each also with mirror_views, four views a pass), a batch of 32 at 64 px, and one
+    training step (16 crops of 64 px, defects included), each the median of at least 10 runs; with the networks on
+    channels-last tensors (as shipped) and, for the ratio, on contiguous ones (as before), measurement by
+    measurement."""
     shipped = repairgan.channels_last
     layouts = {"channels_last": shipped, "contiguous": lambda x: x}
     repeats = max(repeats, 10)
@@ -191,10 +193,13 @@ def bench_repairgan(repeats: int) -> dict:
         repairgan.channels_last = shipped
 
     for size in (256, 64):
-        det = fitted(ganspect.RepairGAN(image_size=size, channels=3, device="cpu"))
         one = torch.rand(1, 3, 256, 256)
-        timed(f"one_256px_image_at_image_size_{size}_ms", lambda det=det, one=one: det.score(one))
+        for views in (False, True):  # mirror_views: the image and its three mirror images in one pass
+            det = fitted(ganspect.RepairGAN(image_size=size, channels=3, mirror_views=views, device="cpu"))
+            name = f"one_256px_image_at_image_size_{size}{'_mirror_views' if views else ''}_ms"
+            timed(name, lambda det=det, one=one: det.score(one))
     batch = torch.rand(32, 3, 64, 64)
+    det = fitted(ganspect.RepairGAN(channels=3, device="cpu"))
     timed("batch_of_32_at_64px_ms", lambda: det.score(batch))
     det = ganspect.RepairGAN(channels=3, device="cpu")
     nets = det._build_networks()
@@ -202,7 +207,7 @@ def bench_repairgan(repeats: int) -> dict:
     x = torch.rand(16, 3, 64, 64)
 
     def step() -> None:
-        damaged, masks = det._damage(x, 0, det.defect_kinds())
+        damaged, masks = det._damage(x, 0, defect_kinds(det.defects))
         repair = nets["repairer"](damaged)
         logits = nets["judge"](torch.cat([damaged, repair.detach()], 1))
         loss = torch.nn.functional.mse_loss(repair, x * 2 - 1) + logits.mean()

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from benchmarks import map_smoothing, verdicts
+from benchmarks import map_smoothing, mirror_views, verdicts
 from benchmarks.textures import (
     DETECTORS,
     FILLED,
@@ -183,3 +183,35 @@ def test_map_smoothing_reads_a_kept_fit_as_it_scored_and_picks_the_highest_proxy
     # each smoothing read is set against the fitted one on the same crops: one fit, so the difference is exact
     gap = float(re.search(r"\| brick \| 0 px - fitted \| ([+-]\d\.\d{3}) ", out)[1])
     assert gap == pytest.approx(reads[0.0]["image_auroc"] - reads[2.0]["image_auroc"], abs=1e-3)
+
+
+def test_mirror_views_reads_a_saved_fit_both_ways_and_sets_one_against_the_other(digits, tmp_path, capsys, monkeypatch):
+    """benchmarks/mirror_views.py reads a saved RepairGAN without and with mirror_views: off must be the fit's own
+    test AUROC, on the AUROC of the same networks scoring four views, and the table's difference on minus off."""
+    for sub, images in (("train/good", digits.train[:24]), ("test/good", digits.train[24:32]),
+                        ("test/other", digits.test[digits.test_labels != 0][:8])):  # fmt: skip
+        (tmp_path / sub).mkdir(parents=True)
+        for i, image in enumerate(images):
+            Image.fromarray(image).save(tmp_path / sub / f"{i:03d}.png")
+        if sub == "test/other":  # a mask for every defective image: the pixel figures need them
+            (tmp_path / "ground_truth/other").mkdir(parents=True)
+            for i, image in enumerate(images):
+                Image.fromarray(((image > 128) * 255).astype(np.uint8)).save(
+                    tmp_path / "ground_truth/other" / f"{i:03d}_mask.png"
+                )
+    det = ganspect.RepairGAN(image_size=32, crop_size=32, steps=20, rounds=2, width=4, seed=0)
+    det.fit(sorted((tmp_path / "train/good").iterdir()))
+    det.save(tmp_path / "m.pt")
+    out = tmp_path / "readings.json"
+    monkeypatch.setattr(sys, "argv", ["mirror_views.py", "--data", str(tmp_path), "--out", str(out),
+                                      str(tmp_path / "m.pt")])  # fmt: skip
+    mirror_views.main()
+    (row,) = json.loads(out.read_text())
+    tests = sorted((tmp_path / "test/good").iterdir()) + sorted((tmp_path / "test/other").iterdir())
+    labels = [0] * 8 + [1] * 8
+    assert row["off"]["image_auroc"] == pytest.approx(roc_auc_score(labels, det.score(tests)), abs=1e-9)
+    det.mirror_views = True
+    assert row["on"]["image_auroc"] == pytest.approx(roc_auc_score(labels, det.score(tests)), abs=1e-9)
+    assert row["on"]["scores"] != row["off"]["scores"]
+    gap = float(re.search(r"\| all \| 1 \| .+? \| .+? \| ([+-]\d\.\d{3}) ", capsys.readouterr().out)[1])
+    assert gap == pytest.approx(row["on"]["image_auroc"] - row["off"]["image_auroc"], abs=1e-3)

@@ -42,6 +42,9 @@ MODELS = {
                                             threshold_images=8, device="cpu"),
     "RepairGAN-repair-verdict": lambda: ganspect.RepairGAN(image_size=32, crop_size=16, width=4, steps=4, rounds=2,
                                                            verdict="repair", threshold_images=8, device="cpu"),
+    # four views in one pass, flipped back in the graph
+    "RepairGAN-mirror-views": lambda: ganspect.RepairGAN(image_size=32, crop_size=16, width=4, steps=4, rounds=2,
+                                                         mirror_views=True, threshold_images=8, device="cpu"),
 }  # fmt: skip
 
 

@@ -53,6 +53,12 @@ VERDICTS = ("judge", "repair", "auto")
 PROCEDURAL = "procedural"  # fill_source's name for textures made from nothing (`synthetic.procedural_texture`)
 TRAINABLE = {**DEFECTS, **SHAPE_DEFECTS}  # the kinds made to train on, and the gap of a broken object
 DOWNSAMPLING = 16  # both networks halve the image four times (G) or three times (D): sizes are multiples of 16
+MIRRORS = ((), (-1,), (-2,), (-2, -1))  # the image, mirrored left-right, up-down, both: the views of mirror_views
+
+
+def mirrored(t: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """t flipped along its last dims (images (B, C, H, W) and maps (B, H, W) alike); its own inverse."""
+    return t.flip(dims) if dims else t
 
 
 def channels_last(x: torch.Tensor) -> torch.Tensor:
@@ -185,6 +191,11 @@ class RepairGAN(Detector):
     verdict_sigma: float = param(
         0.0, "std in pixels (at image_size) of the Gaussian smoothing D's map before the judge's verdict (its maximum)"
     )
+    mirror_views: bool = param(
+        False,
+        "score each image with its mirror images too (left-right, up-down, both: four repairs and judgements, "
+        "four times the cost), D's maps and G's residuals flipped back and averaged",
+    )
     width: int = param(16, "channels of D's first convolution (G's: twice that); they double at each halving")
     crop_size: int = param(
         64, "side of the random training crops (a multiple of 16, at most image_size; equal: whole images)"
@@ -217,7 +228,7 @@ class RepairGAN(Detector):
     )
 
     network_names: ClassVar[tuple[str, ...]] = ("repairer", "judge")
-    scoring_fields: ClassVar[frozenset[str]] = Detector.scoring_fields | {"verdict_sigma"}
+    scoring_fields: ClassVar[frozenset[str]] = Detector.scoring_fields | {"verdict_sigma", "mirror_views"}
     # validated on defects unlike those it trains on: on its own kinds the proxy saturates (0.995 on cookies)
     command: ClassVar[str] = "repairgan"
 
@@ -356,10 +367,17 @@ class RepairGAN(Detector):
     @torch.no_grad()
     def _score_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores (B, 2), the judge's verdict and the repair's (`_finish` keeps the fitted one), and D's maps."""
-        real = x * 2 - 1
-        repair = self.repairer_(real)
-        maps = torch.sigmoid(self.judge_(torch.cat([real, repair], 1)))  # (B, S, S) probability of "defect"
-        residual = (real - repair).abs().mean(1) / 2  # (B, S, S) in [0, 1] grey levels, channels averaged
+        views = MIRRORS if self.mirror_views else MIRRORS[:1]
+        seen = torch.cat([mirrored(x * 2 - 1, dims) for dims in views])  # (V*B, C, S, S): the views in one pass
+        repair = self.repairer_(seen)
+        judged = torch.sigmoid(self.judge_(torch.cat([seen, repair], 1)))  # (V*B, S, S) probability of "defect"
+        error = (seen - repair).abs().mean(1) / 2  # (V*B, S, S) in [0, 1] grey levels, channels averaged
+
+        def unmirrored(t: torch.Tensor) -> torch.Tensor:  # each view's maps flipped back, averaged over the views
+            per_view = t.unflatten(0, (len(views), -1)).unbind(0)  # not chunk(): ONNX export would fix the batch
+            return torch.stack([mirrored(v, dims) for v, dims in zip(per_view, views, strict=True)]).mean(0)
+
+        maps, residual = unmirrored(judged), unmirrored(error)
         judged = smooth(maps, self.verdict_sigma).flatten(1).amax(1)  # _finish smooths the map shown by map_sigma
         return torch.stack([judged, top_mean(smooth(residual, self.map_sigma), self.top_share)], 1), maps
 
