@@ -3,21 +3,23 @@
     python -m benchmarks.map_smoothing --data ../shared/data/textures --out FILE OUT/*-model.pt [--sigmas 0 1 2 4]
 
 RepairGAN's map is D's probability map smoothed with a Gaussian of `map_sigma` pixels (2 by default), and its image
-score is the maximum of D's map smoothed by `verdict_sigma` (2 too): a reading at s sets both, so its image figures are
-those of `verdict_sigma` s and its pixel figures those of `map_sigma` s. A thin scratch is diluted by the smoothing, a
-lone bright pixel on a good crop is damped by it: which way it should go depends on the defects, which a user does not
-have. This reads fits that `benchmarks/textures.py --save-models` kept (`<texture>-<detector>-seed<k>-model.pt`; the
-texture is the name's first part) and, for each smoothing in `--sigmas`, with the networks unchanged:
+score is the maximum of D's map smoothed by `verdict_sigma` (0 by default, 2 before 2026-12-07): a reading at s sets
+both, so its image figures are those of `verdict_sigma` s and its pixel figures those of `map_sigma` s; the fit as it
+scores (its own two smoothings, which may differ) is read too, as the reference. A thin scratch is diluted by the
+smoothing, a lone bright pixel on a good crop is damped by it: which way it should go depends on the defects, which a
+user does not have. This reads fits that `benchmarks/textures.py --save-models` kept
+(`<texture>-<detector>-seed<k>-model.pt`; the texture is the name's first part) and, for each smoothing in `--sigmas`,
+with the networks unchanged:
 - the label-free proxy: the fit's own held-out crops (the same seeded split) against defective copies of them, made
   by the fit's validation family on a fresh draw (seed + selection.FRESH_DRAW, so the round the fit kept at its own
   smoothing, chosen on its own draw, does not flatter that smoothing);
 - the test figures of textures.py's split: image AUROC and pixel AUROC.
-The fitted smoothing is always read too. The pick is the smoothing with the highest proxy (the fitted one on a
-tie). Beside it, a verdict that picks no smoothing (`multiscale`): each crop's score standardised at every smoothing
-by the held-out crops' and the highest kept. Per texture, the figures at every smoothing read, at the pick and of
-the multi-scale verdict, mean +- std over the models, and each of them minus the fitted on the same crops with a 95%
-interval over draws of the crops (`ganspect.intervals`). Printed, and written to FILE (JSON). Run from the
-repository's root (`-m`), so that textures.py's split is imported, not copied.
+The pick is the reading with the highest proxy (the fit as it scores on a tie). Beside it, a verdict that picks no
+smoothing (`multiscale`): each crop's score standardised at every smoothing by the held-out crops' and the highest
+kept. Per texture, the figures at every smoothing read, at the pick and of the multi-scale verdict, mean +- std over
+the models, and each of them minus the fit as it scores on the same crops (image figures against its verdict, pixel
+figures against its map) with a 95% interval over draws of the crops (`ganspect.intervals`). Printed, and written to
+FILE (JSON). Run from the repository's root (`-m`), so that textures.py's split is imported, not copied.
 """
 
 from __future__ import annotations
@@ -42,28 +44,30 @@ from ganspect.validation import Validation, split_indices
 LABELS = np.r_[np.zeros(TEST_CROPS // 2), np.ones(TEST_CROPS // 2)]  # the test crops' labels, in texture_split's order
 
 
-def smoothed(det: ganspect.RepairGAN, sigma: float) -> None:
-    """Read `det`'s networks with another smoothing, of the map (pixel figures) and of the map the image score is
-    read off (image figures) alike: both only steer scoring, so one reading gives each figure at that smoothing."""
-    det.map_sigma = det.verdict_sigma = sigma
+def setting(reading: dict) -> str:
+    """'2 px' for a reading at one smoothing; the fit as it scores, when its two differ, 'verdict 0 px, map 2 px'."""
+    v, m = reading["verdict_sigma"], reading["map_sigma"]
+    return f"{v:g} px" if v == m else f"verdict {v:g} px, map {m:g} px"
 
 
-def readings(det: ganspect.RepairGAN, split: dict, sigmas: list[float]) -> list[dict]:
-    """For each smoothing: the proxy on a fresh draw of defects on the fit's held-out crops, the test figures, and
-    what the comparisons need (the crops' scores, the pixel histograms)."""
+def readings(det: ganspect.RepairGAN, split: dict, settings: list[tuple[float, float]]) -> list[dict]:
+    """For each (verdict_sigma, map_sigma): the proxy on a fresh draw of defects on the fit's held-out crops, the
+    test figures, and what the comparisons need (the crops' scores, the pixel histograms). Both smoothings only steer
+    scoring: the networks are read as fitted."""
     data = cache_if_small(as_dataset(split["train"], det.channels, det.image_size))
     _, held = split_indices(len(data), det.validation_split, det.threshold_images, det.seed)
     fresh = Validation(data, held, det.seed + FRESH_DRAW, defect_kinds(det.validation_defects))
     masks = list(split["masks"].numpy())
-    fitted, out = det.map_sigma, []
-    for sigma in sigmas:
-        smoothed(det, sigma)
+    fitted, out = (det.verdict_sigma, det.map_sigma), []
+    for v, m in settings:
+        det.verdict_sigma, det.map_sigma = v, m
         figures = fresh.measure(det, det.score_rule_)
         scores, maps = det.score_and_map(split["test"])
         out.append({
             "held_scores": figures["normal_scores"].tolist(),
             "defect_scores": det.score(fresh.defective).tolist(),
-            "sigma": sigma,
+            "verdict_sigma": det.verdict_sigma,
+            "map_sigma": det.map_sigma,
             "proxy": figures["proxy"],
             "proxy_auroc": figures["proxy_auroc"],
             "proxy_pixel_auroc": figures["proxy_pixel_auroc"],
@@ -72,7 +76,7 @@ def readings(det: ganspect.RepairGAN, split: dict, sigmas: list[float]) -> list[
             "scores": [float(s) for s in scores],
             "histograms": histograms(list(maps), masks),
         })  # fmt: skip
-    smoothed(det, fitted)
+    det.verdict_sigma, det.map_sigma = fitted
     return out
 
 
@@ -91,16 +95,16 @@ def multiscale(reads: list[dict]) -> dict:
     return {"image_auroc": float(roc_auc_score(LABELS, test)), "proxy_auroc": float(proxy), "scores": test.tolist()}
 
 
-def pick(reads: list[dict], fitted: float) -> dict:
-    """The reading with the highest proxy; the fitted smoothing wins a tie, then the first listed."""
-    return max(reads, key=lambda r: (r["proxy"], r["sigma"] == fitted))
+def pick(reads: list[dict], fitted: dict) -> dict:
+    """The reading with the highest proxy; the fit as it scores wins a tie, then the first listed."""
+    return max(reads, key=lambda r: (r["proxy"], r is fitted))
 
 
 def summary(texture: str, fits: list[tuple[list[dict], dict, dict, dict]]) -> list[str]:
     """Lines for one texture, from each fit's (readings, fitted, pick, multi-scale verdict): every smoothing read, the
     pick and the multi-scale verdict (its map the fitted one), mean +- std over the fits; then each of them minus the
     fitted on the same crops with its 95% interval (a reading at s: image figures at verdict_sigma s, pixel figures
-    at map_sigma s)."""
+    at map_sigma s, each set against the fit's own)."""
 
     def cell(values: list[float]) -> str:
         return f"{np.mean(values):.3f} +- {np.std(values):.3f}"
@@ -109,16 +113,16 @@ def summary(texture: str, fits: list[tuple[list[dict], dict, dict, dict]]) -> li
         return f"{d['difference']:+.3f} ({d['low']:+.3f} to {d['high']:+.3f})"
 
     every, fitted, picked, multi = zip(*fits, strict=True)
-    sigmas = sorted({r["sigma"] for reads in every for r in reads})
-    at = {s: [next(r for r in reads if r["sigma"] == s) for reads in every] for s in sigmas}
-    rows = [(f"{s:g} px{' (fitted)' if s == fitted[0]['sigma'] else ''}", at[s], at[s]) for s in sigmas]
+    names = list(dict.fromkeys(setting(r) for reads in every for r in reads))  # the fits of a texture share settings
+    at = {n: [next(r for r in reads if setting(r) == n) for reads in every] for n in names}
+    rows = [(f"{n}{' (fitted)' if n == setting(fitted[0]) else ''}", at[n], at[n]) for n in names]
     rows += [("validation's pick", picked, picked), ("multi-scale verdict", multi, fitted)]
     lines = [
         f"| {texture} | {name} | {cell([r['image_auroc'] for r in rs])} | {cell([r['pixel_auroc'] for r in maps])} |"
         for name, rs, maps in rows
     ]
     before = [r["scores"] for r in fitted]
-    against = [(f"{s:g} px", at[s]) for s in sigmas if s != fitted[0]["sigma"]] + [("pick", picked)]
+    against = [(n, at[n]) for n in names if n != setting(fitted[0])] + [("pick", picked)]
     for name, rs in against:
         image = auroc_difference(LABELS, [r["scores"] for r in rs], before)
         pixel = difference([r["histograms"] for r in rs], [r["histograms"] for r in fitted], LABELS)
@@ -150,27 +154,26 @@ def main() -> None:
             parser.error(str(err))
         if not isinstance(det, ganspect.RepairGAN):
             parser.error(f"{path}: expected a fitted RepairGAN, got {type(det).__name__}")
-        if det.verdict_sigma != det.map_sigma:  # else no one reading is the fit as it scored (textures.py's rows: 2)
-            parser.error(
-                f"{path}: expected verdict_sigma equal to map_sigma, got {det.verdict_sigma} and {det.map_sigma}"
-            )
         models[path] = (texture, det)
+    for texture in {t for t, _ in models.values()}:  # a texture's rows set its fits side by side, setting by setting
+        if len({(d.verdict_sigma, d.map_sigma) for t, d in models.values() if t == texture}) > 1:
+            parser.error(f"{texture}: expected its fits to share verdict_sigma and map_sigma (read them apart)")
 
     splits = {t: texture_split(args.data, t) for t in sorted({t for t, _ in models.values()})}
     rows, fits = [], {t: [] for t in splits}
     for path, (texture, det) in models.items():
-        # the fitted smoothing is always read: the pick and the multi-scale verdict are set against it
-        reads = readings(det, splits[texture], sorted({*args.sigmas, det.map_sigma}))
-        fitted = next(r for r in reads if r["sigma"] == det.map_sigma)
-        chosen = pick(reads, det.map_sigma)
+        # the fit as it scores is always read: the pick and the multi-scale verdict are set against it
+        own = (det.verdict_sigma, det.map_sigma)
+        reads = readings(det, splits[texture], list(dict.fromkeys([*((s, s) for s in sorted(args.sigmas)), own])))
+        fitted = next(r for r in reads if (r["verdict_sigma"], r["map_sigma"]) == own)
+        chosen = pick(reads, fitted)
         each = ", ".join(
-            f"sigma {r['sigma']:g}: proxy {r['proxy']:.3f}, test {r['image_auroc']:.3f} / {r['pixel_auroc']:.3f}"
-            for r in reads
+            f"{setting(r)}: proxy {r['proxy']:.3f}, test {r['image_auroc']:.3f} / {r['pixel_auroc']:.3f}" for r in reads
         )
         multi = multiscale(reads)
-        print(f"{path.name}: {each}; pick sigma {chosen['sigma']:g}; multi-scale verdict: proxy "
+        print(f"{path.name}: {each}; pick {setting(chosen)}; multi-scale verdict: proxy "
               f"{multi['proxy_auroc']:.3f}, test {multi['image_auroc']:.3f}", flush=True)  # fmt: skip
-        rows.append({"model": str(path), "texture": texture, "fitted_sigma": det.map_sigma, "picked": chosen["sigma"],
+        rows.append({"model": str(path), "texture": texture, "fitted": setting(fitted), "picked": setting(chosen),
                      "multiscale": multi,
                      "readings": [{k: v for k, v in r.items() if k != "histograms"} for r in reads]})  # fmt: skip
         fits[texture].append((reads, fitted, chosen, multi))

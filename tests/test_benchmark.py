@@ -159,30 +159,35 @@ def test_real_images_table_sets_each_row_against_the_baseline_photo_by_photo(squ
 
 
 def test_map_smoothing_reads_a_kept_fit_as_it_scored_and_picks_the_highest_proxy(tmp_path, capsys, monkeypatch):
-    """textures.py keeps a fit (`--save-models`) where benchmarks/map_smoothing.py finds it; read at the fitted
-    smoothing it must give the fit's own test figures (the same networks, read the same way), the fitted smoothing
-    is read even when not asked for, and the pick must be the reading whose proxy is highest."""
+    """textures.py keeps a fit (`--save-models`) where benchmarks/map_smoothing.py finds it; the fit as it scores
+    (its verdict at 0 px, its map at 2 px: today's defaults) is read even when not asked for and must give the fit's
+    own test figures; a reading at s gives the verdict at s and the map at s, each set against the fit's own; the
+    pick must be the reading whose proxy is highest."""
     monkeypatch.setitem(DETECTORS, "tiny", lambda seed, fill: ganspect.RepairGAN(
-        channels=1, image_size=128, steps=20, rounds=2, width=4, seed=seed, validation_defects=VALIDATION,
-        verdict_sigma=2.0))  # fmt: skip
+        channels=1, image_size=128, steps=20, rounds=2, width=4, seed=seed, validation_defects=VALIDATION))  # fmt: skip
     split = texture_split(need(TEXTURES), "brick")
     kept = run_one("tiny", 0, split, TEXTURES / "grass.png", tmp_path / "brick-tiny-seed0-pixels.npz", keep=True)
     model, out = tmp_path / "brick-tiny-seed0-model.pt", tmp_path / "readings.json"
     monkeypatch.setattr(sys, "argv", ["map_smoothing.py", "--data", str(TEXTURES), "--out", str(out), str(model),
-                                      "--sigmas", "0", "4"])  # fmt: skip
+                                      "--sigmas", "0", "2"])  # fmt: skip
     map_smoothing.main()
     (row,) = json.loads(out.read_text())
-    reads = {r["sigma"]: r for r in row["readings"]}
-    assert sorted(reads) == [0.0, 2.0, 4.0]  # the fitted 2 px added: the comparisons are against it
-    assert reads[2.0]["image_auroc"] == pytest.approx(kept["image_auroc"], abs=1e-9)
-    assert reads[2.0]["pixel_auroc"] == pytest.approx(kept["pixel_auroc"], abs=1e-9)
-    assert row["picked"] == max(row["readings"], key=lambda r: r["proxy"])["sigma"]
-    assert len({round(r["pixel_auroc"], 6) for r in row["readings"]}) > 1  # the smoothing was really changed
+    reads = {(r["verdict_sigma"], r["map_sigma"]): r for r in row["readings"]}
+    assert sorted(reads) == [(0.0, 0.0), (0.0, 2.0), (2.0, 2.0)]  # the fit's own added: the comparisons need it
+    assert row["fitted"] == "verdict 0 px, map 2 px"
+    assert reads[0.0, 2.0]["image_auroc"] == pytest.approx(kept["image_auroc"], abs=1e-9)
+    assert reads[0.0, 2.0]["pixel_auroc"] == pytest.approx(kept["pixel_auroc"], abs=1e-9)
+    # the verdict reads its own smoothing, the map its own: each figure is shared with the reading of that smoothing
+    assert reads[0.0, 0.0]["image_auroc"] == reads[0.0, 2.0]["image_auroc"] != reads[2.0, 2.0]["image_auroc"]
+    assert reads[2.0, 2.0]["pixel_auroc"] == reads[0.0, 2.0]["pixel_auroc"] != reads[0.0, 0.0]["pixel_auroc"]
+    best = max(row["readings"], key=lambda r: r["proxy"])
+    assert row["picked"] == map_smoothing.setting(best)
     out = capsys.readouterr().out
     assert "| brick | pick - fitted |" in out
-    # each smoothing read is set against the fitted one on the same crops: one fit, so the difference is exact
-    gap = float(re.search(r"\| brick \| 0 px - fitted \| ([+-]\d\.\d{3}) ", out)[1])
-    assert gap == pytest.approx(reads[0.0]["image_auroc"] - reads[2.0]["image_auroc"], abs=1e-3)
+    # each smoothing read is set against the fit's own on the same crops: one fit, so the difference is exact
+    gap = re.search(r"\| brick \| 2 px - fitted \| ([+-]\d\.\d{3}) \([^)]*\) \| ([+-]\d\.\d{3}) ", out)
+    assert float(gap[1]) == pytest.approx(reads[2.0, 2.0]["image_auroc"] - kept["image_auroc"], abs=1e-3)
+    assert float(gap[2]) == pytest.approx(0.0, abs=1e-3)  # the map at 2 px is the fit's own map
 
 
 def test_mirror_views_reads_a_saved_fit_both_ways_and_sets_one_against_the_other(digits, tmp_path, capsys, monkeypatch):
