@@ -132,6 +132,26 @@ def summary(texture: str, fits: list[tuple[list[dict], dict, dict, dict]]) -> li
     return lines
 
 
+def kept_fits(
+    parser: argparse.ArgumentParser, paths: list[Path], textures: bool = True
+) -> dict[Path, tuple[str, ganspect.RepairGAN]]:
+    """Each saved RepairGAN with its group: the texture its name starts with (textures.py's naming), or "all" with
+    `textures` False. Every file is checked before any is read; a bad one ends the run with one line naming it."""
+    models = {}
+    for path in paths:
+        group = path.name.split("-")[0] if textures else "all"
+        if textures and group not in FOREIGN:
+            parser.error(f"{path}: expected a name starting with one of {sorted(FOREIGN)}- (textures.py's naming)")
+        try:
+            det = ganspect.load(path)
+        except (ValueError, OSError) as err:
+            parser.error(str(err))
+        if not isinstance(det, ganspect.RepairGAN):
+            parser.error(f"{path}: expected a fitted RepairGAN, got {type(det).__name__}")
+        models[path] = (group, det)
+    return models
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="folder with brick.png, grass.png, gravel.png")
@@ -143,18 +163,7 @@ def main() -> None:
         parser.error(f"--out {args.out}: expected a new file, so that results never mix two runs")
     if any(s < 0 for s in args.sigmas):
         parser.error(f"--sigmas: expected smoothings >= 0 (pixels), got {args.sigmas}")
-    models = {}
-    for path in args.models:  # every model checked before any is read
-        texture = path.name.split("-")[0]
-        if texture not in FOREIGN:
-            parser.error(f"{path}: expected a name starting with one of {sorted(FOREIGN)}- (textures.py's naming)")
-        try:
-            det = ganspect.load(path)
-        except (ValueError, OSError) as err:
-            parser.error(str(err))
-        if not isinstance(det, ganspect.RepairGAN):
-            parser.error(f"{path}: expected a fitted RepairGAN, got {type(det).__name__}")
-        models[path] = (texture, det)
+    models = kept_fits(parser, args.models)
     for texture in {t for t, _ in models.values()}:  # a texture's rows set its fits side by side, setting by setting
         if len({(d.verdict_sigma, d.map_sigma) for t, d in models.values() if t == texture}) > 1:
             parser.error(f"{texture}: expected its fits to share verdict_sigma and map_sigma (read them apart)")

@@ -21,7 +21,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-from benchmarks.textures import FOREIGN, texture_split
+from benchmarks.map_smoothing import kept_fits
+from benchmarks.textures import texture_split
 from sklearn.metrics import roc_auc_score
 
 import ganspect
@@ -85,19 +86,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.out and args.out.exists():
         parser.error(f"--out {args.out}: expected a new file, so that results never mix two runs")
-    models = {}
-    for path in args.models:  # every model checked before any is read
-        group = path.name.split("-")[0] if args.textures else "all"
-        if args.textures and group not in FOREIGN:
-            parser.error(f"{path}: expected a name starting with one of {sorted(FOREIGN)}- (textures.py's naming)")
-        try:
-            det = ganspect.load(path)
-        except (ValueError, OSError) as err:
-            parser.error(str(err))
-        if not isinstance(det, ganspect.RepairGAN):
-            parser.error(f"{path}: expected a fitted RepairGAN, got {type(det).__name__}")
+    models = kept_fits(parser, args.models, textures=bool(args.textures))
+    for _, det in models.values():
         det.verdict_sigma = args.verdict_sigma  # it only steers scoring: the networks stay as fitted
-        models[path] = (group, det)
 
     cases: dict[str, dict] = {}
     rows, reads = [], {}
