@@ -29,7 +29,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from benchmarks.textures import FOREIGN, TEST_CROPS, texture_split
+from benchmarks.textures import FOREIGN, LABELS, texture_split
 from sklearn.metrics import roc_auc_score
 
 import ganspect
@@ -40,8 +40,6 @@ from ganspect.metrics import pixel_auroc
 from ganspect.selection import FRESH_DRAW
 from ganspect.synthetic import defect_kinds
 from ganspect.validation import Validation, split_indices
-
-LABELS = np.r_[np.zeros(TEST_CROPS // 2), np.ones(TEST_CROPS // 2)]  # the test crops' labels, in texture_split's order
 
 
 def setting(reading: dict) -> str:

@@ -23,7 +23,9 @@ OUT/results.json is rewritten after every run; OUT/results.md holds the table, w
 the local-statistics baseline (when it ran) on the same test crops: its image and pixel AUROC minus the
 baseline's, with the 95% interval of that difference over draws of the crops (`ganspect.intervals`; each fit's
 crop scores are in results.json, its pixel histograms in OUT/<texture>-<detector>-seed<k>-pixels.npz; with
-`--save-models` the fitted detector in OUT/<texture>-<detector>-seed<k>-model.pt).
+`--save-models` the fitted detector in OUT/<texture>-<detector>-seed<k>-model.pt). Below it, a second table gives
+each row's image and pixel AUROC kind by kind (the good crops with one kind's defective crops alone), to see which
+kind of defect holds a figure back.
 So the heat maps can be looked at, each fit also writes OUT/<texture>-<detector>-seed<k>-maps.png: every test crop
 beside its heat map (the defect's outline in white), six to a row, the good crops' four rows first, then the
 defective ones', whose kinds follow UNSEEN_DEFECTS in turn; one colour scale for the sheet (`map_scale`).
@@ -46,13 +48,16 @@ from sklearn.metrics import roc_auc_score
 import ganspect
 from ganspect.checkpoint import atomic_output, write_text
 from ganspect.evaluate import map_scale, overlay, save_png
-from ganspect.intervals import auroc_difference, difference, histograms
+from ganspect.intervals import auroc_difference, difference, histograms, weighted_aurocs
 from ganspect.metrics import pixel_auroc
 from ganspect.synthetic import PROXY_DEFECTS, UNSEEN_DEFECTS, make_defects
 
 SIZE, TRAIN_CROPS, TEST_CROPS = 128, 64, 48
 VALIDATION = ",".join(PROXY_DEFECTS)  # neither the test's kinds (UNSEEN_DEFECTS) nor RepairGAN's training kinds
 METRICS = ("image_auroc", "pixel_auroc")
+LABELS = np.r_[np.zeros(TEST_CROPS // 2), np.ones(TEST_CROPS // 2)]  # the test crops' labels, in texture_split's order
+# each test crop's kind of defect ("" for a good one): make_defects takes UNSEEN_DEFECTS in turn
+KINDS = np.concatenate([np.full(TEST_CROPS // 2, ""), np.resize(list(UNSEEN_DEFECTS), TEST_CROPS // 2)])
 FOREIGN = {"brick": "gravel", "grass": "brick", "gravel": "grass"}
 FILL = {"brick": "grass", "grass": "gravel", "gravel": "brick"}  # never the test's foreign source
 FILLED, LOCAL = "RepairGAN, filled from a texture", "local statistics, nearest neighbour"
@@ -237,9 +242,8 @@ def pixel_histograms(row: dict, root: Path) -> tuple[sparse.csr_matrix, sparse.c
 def against_baseline(rows: list[dict], baseline: list[dict], root: Path) -> tuple[str, str]:
     """The rows' mean image AUROC and pixel AUROC minus the baseline's on the same test crops, each with its 95%
     interval over draws of the crops (a stratified bootstrap: ganspect.intervals)."""
-    labels = np.r_[np.zeros(TEST_CROPS // 2), np.ones(TEST_CROPS // 2)]  # texture_split's order
-    image = auroc_difference(labels, [r["scores"] for r in rows], [r["scores"] for r in baseline])
-    pixel = difference([pixel_histograms(r, root) for r in rows], [pixel_histograms(r, root) for r in baseline], labels)
+    image = auroc_difference(LABELS, [r["scores"] for r in rows], [r["scores"] for r in baseline])
+    pixel = difference([pixel_histograms(r, root) for r in rows], [pixel_histograms(r, root) for r in baseline], LABELS)
     return tuple(f"{d['difference']:+.3f} ({d['low']:+.3f} to {d['high']:+.3f})" for d in (image, pixel))
 
 
@@ -301,9 +305,32 @@ def main() -> None:
         rows = run(args)
     rows += validation_picks(rows)
     write_text(args.out / "results.json", json.dumps(rows, indent=2) + "\n")
-    text = table(rows, args.textures, [*args.detectors, PICK, PICK_ANY], args.out)
+    names = [*args.detectors, PICK, PICK_ANY]
+    text = table(rows, args.textures, names, args.out)
+    text += "\nBy kind of defect (image / pixel AUROC, the good crops with that kind's alone):\n\n"
+    text += by_kind(rows, args.textures, names, args.out)
     write_text(args.out / "results.md", f"textures, seeds {args.seeds}\n\n{text}")
     print(text)
+
+
+def by_kind(rows: list[dict], textures: list[str], names: list[str], root: Path) -> str:
+    """Image / pixel AUROC on the good crops with one kind of defect at a time, mean over the seeds: which kind holds
+    a row's figures back. Pixels are read off the saved histograms (rank bins: within about 1e-4 of exact)."""
+    kinds = list(UNSEEN_DEFECTS)
+    lines = [f"| texture | detector | {' | '.join(kinds)} |", "|---|---|" + "---|" * len(kinds)]
+    for texture in textures:
+        for name in names:
+            mine = [r for r in rows if (r["texture"], r["detector"]) == (texture, name) and "scores" in r]
+            if not mine:
+                continue
+            cells = []
+            for kind in kinds:
+                keep = np.isin(KINDS, ["", kind])
+                image = [roc_auc_score(LABELS[keep], np.asarray(r["scores"])[keep]) for r in mine]
+                pixel = [weighted_aurocs(*pixel_histograms(r, root), keep[None].astype(float))[0] for r in mine]
+                cells.append(f"{np.mean(image):.3f} / {np.mean(pixel):.3f}")
+            lines.append(f"| {texture} | {name} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
 
 
 def run(args: argparse.Namespace) -> list[dict]:

@@ -10,10 +10,12 @@ from benchmarks import map_smoothing, mirror_views, verdicts
 from benchmarks.textures import (
     DETECTORS,
     FILLED,
+    KINDS,
     LOCAL,
     PICK,
     PICK_ANY,
     VALIDATION,
+    by_kind,
     maps_sheet,
     run_one,
     texture_split,
@@ -25,8 +27,9 @@ from sklearn.metrics import roc_auc_score
 import ganspect
 from ganspect.benchmark import markdown_table, stratified_sample
 from ganspect.cli import main
+from ganspect.metrics import pixel_auroc
 from ganspect.repairgan import TRAINABLE
-from ganspect.synthetic import UNSEEN_DEFECTS, defect_kinds
+from ganspect.synthetic import UNSEEN_DEFECTS, defect_kinds, make_defects
 from ganspect.validation import split_indices
 
 from .conftest import TEXTURES, need
@@ -85,6 +88,34 @@ def test_texture_benchmark_sheet_shows_each_crop_beside_its_map_in_the_tests_ord
     heat = sheet[top : top + 16, left + 18 : left + 34]
     edge = masks[7] & ~np.pad(masks[7], 1)[2:, 1:-1]  # the mask's bottom edge is drawn white
     assert (heat[edge] == 255).all() and not (heat[~masks[7]] == 255).all(-1).any()
+
+
+def test_texture_table_by_kind_is_each_kinds_own_auroc_against_the_good_crops(tmp_path):
+    """textures.py's by-kind table: each cell is the image and pixel AUROC of the good crops with that kind's
+    crops alone, as the saved fit scores them (pixels read back from its saved histograms)."""
+    # KINDS names the kind make_defects gave each crop: a crop made with its kind alone comes out the same
+    crops = torch.rand(len(KINDS) // 2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    every, _ = make_defects(crops, seed=0, kinds=tuple(UNSEEN_DEFECTS), sources=crops.flip(0))
+    for kind in UNSEEN_DEFECTS:
+        alone, _ = make_defects(crops, seed=0, kinds=(kind,), sources=crops.flip(0))
+        assert ((alone == every).flatten(1).all(1).numpy() == (KINDS[len(KINDS) // 2 :] == kind)).all(), kind
+    split = texture_split(need(TEXTURES), "brick")
+    pixels = tmp_path / "brick-local-seed0-pixels.npz"
+    row = {"texture": "brick", "detector": LOCAL, "seed": 0,
+           **run_one(LOCAL, 0, split, TEXTURES / "grass.png", pixels, keep=True)}  # fmt: skip
+    scores, maps = ganspect.load(tmp_path / "brick-local-seed0-model.pt").score_and_map(split["test"])
+    line = by_kind([row], ["brick"], [LOCAL], tmp_path).splitlines()[-1]
+    cells = re.findall(r"(\d\.\d{3}) / (\d\.\d{3})", line)
+    assert len(cells) == len(UNSEEN_DEFECTS)
+    masks = split["masks"].numpy()
+    for (image, pixel), kind in zip(cells, UNSEEN_DEFECTS, strict=True):
+        keep = np.isin(KINDS, ["", kind])
+        assert keep.sum() == len(KINDS) // 2 + len(KINDS) // 2 // len(UNSEEN_DEFECTS)
+        assert float(image) == pytest.approx(roc_auc_score(split["labels"].numpy()[keep], scores[keep]), abs=5e-4)
+        exact = pixel_auroc(list(masks[keep]), list(np.asarray(maps)[keep]))
+        assert float(pixel) == pytest.approx(exact, abs=1.5e-3)  # rank bins: nearly exact
+    # the kinds differ on this texture, so a table that mixed them up would fail above
+    assert len(set(cells)) > 1
 
 
 def test_texture_benchmark_never_validates_on_the_tests_kind_of_defect():
