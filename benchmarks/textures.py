@@ -274,6 +274,27 @@ def table(rows: list[dict], textures: list[str], names: list[str], root: Path, a
     return "\n".join(lines) + "\n"
 
 
+def by_kind(rows: list[dict], textures: list[str], names: list[str], root: Path) -> str:
+    """Image / pixel AUROC on the good crops with one kind of defect at a time, mean over the seeds: which kind holds
+    a row's figures back. Pixels are read off the saved histograms (rank bins: within about 0.001 of exact)."""
+    kinds = list(UNSEEN_DEFECTS)
+    lines = [f"| texture | detector | {' | '.join(kinds)} |", "|---|---|" + "---|" * len(kinds)]
+    for texture in textures:
+        for name in names:
+            mine = [r for r in rows if (r["texture"], r["detector"]) == (texture, name) and "scores" in r]
+            if not mine:
+                continue
+            pixels = [pixel_histograms(r, root) for r in mine]
+            cells = []
+            for kind in kinds:
+                keep = np.isin(KINDS, ["", kind])
+                image = [roc_auc_score(LABELS[keep], np.asarray(r["scores"])[keep]) for r in mine]
+                pixel = [weighted_aurocs(pos, neg, keep[None].astype(float))[0] for pos, neg in pixels]
+                cells.append(f"{np.mean(image):.3f} / {np.mean(pixel):.3f}")
+            lines.append(f"| {texture} | {name} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="folder with brick.png, grass.png, gravel.png")
@@ -311,26 +332,6 @@ def main() -> None:
     text += by_kind(rows, args.textures, names, args.out)
     write_text(args.out / "results.md", f"textures, seeds {args.seeds}\n\n{text}")
     print(text)
-
-
-def by_kind(rows: list[dict], textures: list[str], names: list[str], root: Path) -> str:
-    """Image / pixel AUROC on the good crops with one kind of defect at a time, mean over the seeds: which kind holds
-    a row's figures back. Pixels are read off the saved histograms (rank bins: within about 1e-4 of exact)."""
-    kinds = list(UNSEEN_DEFECTS)
-    lines = [f"| texture | detector | {' | '.join(kinds)} |", "|---|---|" + "---|" * len(kinds)]
-    for texture in textures:
-        for name in names:
-            mine = [r for r in rows if (r["texture"], r["detector"]) == (texture, name) and "scores" in r]
-            if not mine:
-                continue
-            cells = []
-            for kind in kinds:
-                keep = np.isin(KINDS, ["", kind])
-                image = [roc_auc_score(LABELS[keep], np.asarray(r["scores"])[keep]) for r in mine]
-                pixel = [weighted_aurocs(*pixel_histograms(r, root), keep[None].astype(float))[0] for r in mine]
-                cells.append(f"{np.mean(image):.3f} / {np.mean(pixel):.3f}")
-            lines.append(f"| {texture} | {name} | {' | '.join(cells)} |")
-    return "\n".join(lines) + "\n"
 
 
 def run(args: argparse.Namespace) -> list[dict]:
