@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from benchmarks import map_smoothing, mirror_views, verdicts
+from benchmarks import map_smoothing, mirror_views, score_fusion, verdicts
 from benchmarks.textures import (
     DETECTORS,
     FILLED,
@@ -251,3 +251,26 @@ def test_mirror_views_reads_a_saved_fit_both_ways_and_sets_one_against_the_other
     assert row["on"]["scores"] != row["off"]["scores"]
     gap = float(re.search(r"\| all \| 1 \| .+? \| .+? \| ([+-]\d\.\d{3}) ", capsys.readouterr().out)[1])
     assert gap == pytest.approx(row["on"]["image_auroc"] - row["off"]["image_auroc"], abs=1e-3)
+
+
+def test_score_fusion_keeps_each_detectors_ranking_and_averages_the_two(tmp_path, capsys, monkeypatch):
+    """benchmarks/score_fusion.py standardises each detector by its held-out crops, which must not change its own
+    rankings: RepairGAN's row must give the kept fit's test figures and local statistics' row those of a fit at the
+    same seed; the fusion is a third reading, and each proxy the mean of its image and pixel parts."""
+    monkeypatch.setitem(DETECTORS, "tiny", lambda seed, fill: ganspect.RepairGAN(
+        channels=1, image_size=128, steps=20, rounds=2, width=4, seed=seed, validation_defects=VALIDATION))  # fmt: skip
+    split = texture_split(need(TEXTURES), "brick")
+    kept = run_one("tiny", 0, split, TEXTURES / "grass.png", tmp_path / "brick-tiny-seed0-pixels.npz", keep=True)
+    local = run_one(LOCAL, 0, split, TEXTURES / "grass.png", tmp_path / "brick-local-seed0-pixels.npz")
+    out = tmp_path / "fusion.json"
+    monkeypatch.setattr(sys, "argv", ["score_fusion.py", "--textures", str(TEXTURES), "--out", str(out),
+                                      str(tmp_path / "brick-tiny-seed0-model.pt")])  # fmt: skip
+    score_fusion.main()
+    (row,) = json.loads(out.read_text())
+    for name, fitted in (("RepairGAN", kept), ("local", local)):
+        assert row[name]["image_auroc"] == pytest.approx(fitted["image_auroc"], abs=1e-9)
+        assert row[name]["pixel_auroc"] == pytest.approx(fitted["pixel_auroc"], abs=1e-9)
+    for figures in (row["RepairGAN"], row["local"], row["fused"]):
+        assert figures["proxy"] == pytest.approx((figures["proxy_image"] + figures["proxy_pixel"]) / 2)
+    assert row["fused"]["pixel_auroc"] not in (row["RepairGAN"]["pixel_auroc"], row["local"]["pixel_auroc"])
+    assert "fused proxy" in capsys.readouterr().out
