@@ -72,7 +72,10 @@ def main() -> None:
         parser.error(f"--out {args.out}: expected a new file, so that results never mix two runs")
     rows = []
     for path, (texture, repair) in kept_fits(parser, args.models, textures=True).items():
-        split = texture_split(args.textures, texture)
+        try:
+            split = texture_split(args.textures, texture)
+        except OSError as err:
+            parser.error(f"--textures {args.textures}: {err}")
         local = made(ganspect.LocalStatistics, repair.seed).fit(split["train"])
         data = cache_if_small(as_dataset(split["train"], repair.channels, repair.image_size))
         held = [split_indices(len(data), d.validation_split, d.threshold_images, d.seed)[1] for d in (repair, local)]

@@ -16,6 +16,7 @@ from benchmarks.textures import (
     PICK_ANY,
     VALIDATION,
     by_kind,
+    made,
     maps_sheet,
     run_one,
     texture_split,
@@ -270,7 +271,14 @@ def test_score_fusion_keeps_each_detectors_ranking_and_averages_the_two(tmp_path
     for name, fitted in (("RepairGAN", kept), ("local", local)):
         assert row[name]["image_auroc"] == pytest.approx(fitted["image_auroc"], abs=1e-9)
         assert row[name]["pixel_auroc"] == pytest.approx(fitted["pixel_auroc"], abs=1e-9)
+    # the fused verdict made again: each fit's test scores in units of its scores on the crops it held out, averaged
+    fits = [ganspect.load(tmp_path / "brick-tiny-seed0-model.pt"), made(ganspect.LocalStatistics, 0)]
+    fits[1].fit(split["train"])
+    _, held = split_indices(len(split["train"]), fits[0].validation_split, fits[0].threshold_images, 0)
+    normal = [d.score(split["train"][held]) for d in fits]
+    fused = np.mean([(d.score(split["test"]) - n.mean()) / n.std() for d, n in zip(fits, normal, strict=True)], 0)
+    assert row["fused"]["image_auroc"] == pytest.approx(roc_auc_score(split["labels"].numpy(), fused), abs=1e-9)
+    assert row["fused"]["pixel_auroc"] not in (row["RepairGAN"]["pixel_auroc"], row["local"]["pixel_auroc"])
     for figures in (row["RepairGAN"], row["local"], row["fused"]):
         assert figures["proxy"] == pytest.approx((figures["proxy_image"] + figures["proxy_pixel"]) / 2)
-    assert row["fused"]["pixel_auroc"] not in (row["RepairGAN"]["pixel_auroc"], row["local"]["pixel_auroc"])
     assert "fused proxy" in capsys.readouterr().out
