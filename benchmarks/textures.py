@@ -101,6 +101,10 @@ DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector | list[ganspect.Det
     "RepairGAN, procedural fill, 10000 steps, unsmoothed verdict": lambda seed, fill: made(
         ganspect.RepairGAN, seed, fill_source="procedural", steps=10000, verdict_sigma=0.0
     ),
+    # the same with half the defects filled from the texture itself, shifted and colour-shifted (thirty-sixth session)
+    "RepairGAN, half procedural fill, 10000 steps, unsmoothed verdict": lambda seed, fill: made(
+        ganspect.RepairGAN, seed, fill_source="procedural", fill_share=0.5, steps=10000, verdict_sigma=0.0
+    ),
     # the rows below keep RepairGAN's defaults before the evening of 2026-11-26 (no cracks trained on), with which
     # their figures were measured
     "RepairGAN, no cracks": lambda seed, fill: made(ganspect.RepairGAN, seed, defects=EARLIER),
