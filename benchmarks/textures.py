@@ -153,7 +153,8 @@ def random_crops(area: torch.Tensor, count: int, g: torch.Generator, avoid: int 
 
 def texture_split(folder: Path, name: str) -> dict[str, torch.Tensor]:
     """train (TRAIN_CROPS, 1, S, S) normal crops; test (TEST_CROPS, 1, S, S) crops of the held-back quadrant, the
-    second half with unseen defects; labels (TEST_CROPS,) and masks (TEST_CROPS, S, S)."""
+    second half with unseen defects, and before, the same crops without them; labels (TEST_CROPS,) and masks
+    (TEST_CROPS, S, S)."""
     full, other = read_grey(folder, name), read_grey(folder, FOREIGN[name])
     half = full.shape[0] // 2
     g = torch.Generator().manual_seed(0)
@@ -165,6 +166,7 @@ def texture_split(folder: Path, name: str) -> dict[str, torch.Tensor]:
     return {
         "train": train,
         "test": torch.cat([test[:n], damaged]),
+        "before": test,  # the test crops as they were before the defects: how much each defect pixel changed
         "labels": torch.cat([torch.zeros(n), torch.ones(n)]).long(),
         "masks": torch.cat([torch.zeros(n, SIZE, SIZE, dtype=torch.bool), masks]),
     }

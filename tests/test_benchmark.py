@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from benchmarks import map_smoothing, mirror_views, score_fusion, verdicts
+from benchmarks import faint_defects, map_smoothing, mirror_views, score_fusion, verdicts
 from benchmarks.textures import (
     DETECTORS,
     FILLED,
@@ -30,7 +30,7 @@ from ganspect.benchmark import markdown_table, stratified_sample
 from ganspect.cli import main
 from ganspect.metrics import pixel_auroc
 from ganspect.repairgan import TRAINABLE
-from ganspect.synthetic import UNSEEN_DEFECTS, defect_kinds, make_defects
+from ganspect.synthetic import CHANGED, UNSEEN_DEFECTS, defect_kinds, make_defects
 from ganspect.validation import split_indices
 
 from .conftest import TEXTURES, need
@@ -282,3 +282,40 @@ def test_score_fusion_keeps_each_detectors_ranking_and_averages_the_two(tmp_path
     for figures in (row["RepairGAN"], row["local"], row["fused"]):
         assert figures["proxy"] == pytest.approx((figures["proxy_image"] + figures["proxy_pixel"]) / 2)
     assert "fused proxy" in capsys.readouterr().out
+
+
+def test_faint_defects_leaves_out_only_defect_pixels_that_barely_changed(tmp_path, capsys, monkeypatch):
+    """benchmarks/faint_defects.py reads a kept fit's pixel AUROC as textures.py does, and again without the defect
+    pixels whose grey level moved by less than --faint; `before` must be the test crops as they were, so that the
+    masks are exactly where it and the test crops differ."""
+    split = texture_split(need(TEXTURES), "brick")
+    n = len(split["test"]) // 2
+    assert torch.equal(split["before"][:n], split["test"][:n])
+    assert torch.equal(split["masks"], (split["test"] - split["before"]).abs().amax(1) > CHANGED)
+    monkeypatch.setitem(DETECTORS, "tiny", lambda seed, fill: ganspect.RepairGAN(
+        channels=1, image_size=128, steps=20, rounds=2, width=4, seed=seed, validation_defects=VALIDATION))  # fmt: skip
+    kept = run_one("tiny", 0, split, TEXTURES / "grass.png", tmp_path / "brick-tiny-seed0-pixels.npz", keep=True)
+    out = tmp_path / "faint.json"
+    monkeypatch.setattr(sys, "argv", ["faint_defects.py", "--textures", str(TEXTURES), "--out", str(out),
+                                      str(tmp_path / "brick-tiny-seed0-model.pt")])  # fmt: skip
+    faint_defects.main()
+    shares, row = json.loads(out.read_text())
+    assert row["RepairGAN"]["pixel_auroc"] == pytest.approx(kept["pixel_auroc"], abs=1e-9)
+    # a scratch or a stain moves every pixel it marks by far more than 8 grey levels; a blur on flat brick mostly not
+    assert shares["faint_share"]["scratch"] == shares["faint_share"]["stain"] == 0
+    assert shares["faint_share"]["blur"] > 0.5
+    # the same reading made another way: the faint pixels weighted out rather than dropped
+    _, maps = ganspect.load(tmp_path / "brick-tiny-seed0-model.pt").score_and_map(split["test"])
+    masks = split["masks"].numpy()
+    faint = masks & ((split["test"] - split["before"]).abs()[:, 0].numpy() < 8 / 255)
+    expected = roc_auc_score(masks.ravel(), np.asarray(maps).ravel(), sample_weight=(~faint).ravel().astype(float))
+    assert row["RepairGAN"]["pixel_auroc_visible"] == pytest.approx(expected, abs=1e-9)
+    assert row["RepairGAN"]["pixel_auroc_visible"] != row["RepairGAN"]["pixel_auroc"]
+    assert "faint pixels left out" in capsys.readouterr().out
+
+
+def test_faint_defects_refuses_a_threshold_outside_the_grey_levels(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["faint_defects.py", "--textures", str(tmp_path), "--faint", "0", "m.pt"])
+    with pytest.raises(SystemExit):
+        faint_defects.main()
+    assert "--faint: expected grey levels in (0, 255], got 0.0" in capsys.readouterr().err
