@@ -54,22 +54,22 @@ def main() -> None:
         parser.error(f"--out {args.out}: expected a new file, so that results never mix two runs")
     if not 0 < args.faint <= 255:
         parser.error(f"--faint: expected grey levels in (0, 255], got {args.faint}")
-    splits, rows = {}, []
+    splits, rows = {}, []  # texture -> (split, masks, faint pixels): read once per texture
     for path, (texture, repair) in kept_fits(parser, args.models, textures=True).items():
         if texture not in splits:
             try:
-                splits[texture] = split = texture_split(args.textures, texture)
+                split = texture_split(args.textures, texture)
             except OSError as err:
                 parser.error(f"--textures {args.textures}: {err}")
-            faint, masks = faint_pixels(split, args.faint), split["masks"].numpy()
+            splits[texture] = split, split["masks"].numpy(), faint_pixels(split, args.faint)
+            _, masks, faint = splits[texture]
             of_kind = {kind: np.equal(KINDS, kind) for kind in UNSEEN_DEFECTS}
             shares = {kind: faint[crops].sum() / masks[crops].sum() for kind, crops in of_kind.items()}
             shares["all"] = faint.sum() / masks.sum()
             print(f"{texture}: share of defect pixels changed by less than {args.faint:g} grey levels: "
                   + ", ".join(f"{k} {v:.2f}" for k, v in shares.items()))  # fmt: skip
             rows.append({"texture": texture, "faint_share": {k: float(v) for k, v in shares.items()}})
-        split = splits[texture]
-        faint, masks = faint_pixels(split, args.faint), split["masks"].numpy()
+        split, masks, faint = splits[texture]
         local = made(ganspect.LocalStatistics, repair.seed).fit(split["train"])
         row = {"model": str(path), "texture": texture, "seed": repair.seed}
         for name, det in (("RepairGAN", repair), ("local", local)):

@@ -190,13 +190,19 @@ def test_real_images_table_sets_each_row_against_the_baseline_photo_by_photo(squ
         assert float(low) < float(gap) < float(high)
 
 
+def tiny_repairgan(seed: int, fill: Path) -> ganspect.RepairGAN:
+    """A RepairGAN fitted in seconds on the textures' crops: enough to save, load and read again."""
+    return ganspect.RepairGAN(
+        channels=1, image_size=128, steps=20, rounds=2, width=4, seed=seed, validation_defects=VALIDATION
+    )
+
+
 def test_map_smoothing_reads_a_kept_fit_as_it_scored_and_picks_the_highest_proxy(tmp_path, capsys, monkeypatch):
     """textures.py keeps a fit (`--save-models`) where benchmarks/map_smoothing.py finds it; the fit as it scores
     (its verdict at 0 px, its map at 2 px: today's defaults) is read even when not asked for and must give the fit's
     own test figures; a reading at s gives the verdict at s and the map at s, each set against the fit's own; the
     pick must be the reading whose proxy is highest."""
-    monkeypatch.setitem(DETECTORS, "tiny", lambda seed, fill: ganspect.RepairGAN(
-        channels=1, image_size=128, steps=20, rounds=2, width=4, seed=seed, validation_defects=VALIDATION))  # fmt: skip
+    monkeypatch.setitem(DETECTORS, "tiny", tiny_repairgan)
     split = texture_split(need(TEXTURES), "brick")
     kept = run_one("tiny", 0, split, TEXTURES / "grass.png", tmp_path / "brick-tiny-seed0-pixels.npz", keep=True)
     model, out = tmp_path / "brick-tiny-seed0-model.pt", tmp_path / "readings.json"
@@ -258,8 +264,7 @@ def test_score_fusion_keeps_each_detectors_ranking_and_averages_the_two(tmp_path
     """benchmarks/score_fusion.py standardises each detector by its held-out crops, which must not change its own
     rankings: RepairGAN's row must give the kept fit's test figures and local statistics' row those of a fit at the
     same seed; the fusion is a third reading, and each proxy the mean of its image and pixel parts."""
-    monkeypatch.setitem(DETECTORS, "tiny", lambda seed, fill: ganspect.RepairGAN(
-        channels=1, image_size=128, steps=20, rounds=2, width=4, seed=seed, validation_defects=VALIDATION))  # fmt: skip
+    monkeypatch.setitem(DETECTORS, "tiny", tiny_repairgan)
     split = texture_split(need(TEXTURES), "brick")
     kept = run_one("tiny", 0, split, TEXTURES / "grass.png", tmp_path / "brick-tiny-seed0-pixels.npz", keep=True)
     local = run_one(LOCAL, 0, split, TEXTURES / "grass.png", tmp_path / "brick-local-seed0-pixels.npz")
@@ -292,8 +297,7 @@ def test_faint_defects_leaves_out_only_defect_pixels_that_barely_changed(tmp_pat
     n = len(split["test"]) // 2
     assert torch.equal(split["before"][:n], split["test"][:n])
     assert torch.equal(split["masks"], (split["test"] - split["before"]).abs().amax(1) > CHANGED)
-    monkeypatch.setitem(DETECTORS, "tiny", lambda seed, fill: ganspect.RepairGAN(
-        channels=1, image_size=128, steps=20, rounds=2, width=4, seed=seed, validation_defects=VALIDATION))  # fmt: skip
+    monkeypatch.setitem(DETECTORS, "tiny", tiny_repairgan)
     kept = run_one("tiny", 0, split, TEXTURES / "grass.png", tmp_path / "brick-tiny-seed0-pixels.npz", keep=True)
     out = tmp_path / "faint.json"
     monkeypatch.setattr(sys, "argv", ["faint_defects.py", "--textures", str(TEXTURES), "--out", str(out),
