@@ -126,6 +126,8 @@ DETECTORS = {
     "OGNet, adversarial weight 0": lambda seed: ganspect.OGNet(channels=3, adversarial_weight=0.0, seed=seed),
     # the defaults: blobs, cut-and-paste, scars and cracks (gaps showing the tray) trained on; the verdict unsmoothed
     "RepairGAN": lambda seed: ganspect.RepairGAN(channels=3, seed=seed),
+    # the same with DRAEM's learning-rate schedule (a fifth from 80% of the steps, a 25th from 90%)
+    "RepairGAN, lr decay": lambda seed: ganspect.RepairGAN(channels=3, lr_decay=True, seed=seed),
     # the defaults before 2026-12-07: the verdict read off D's map smoothed by 2 px, as the map shown is
     "RepairGAN, verdict smoothed 2 px": lambda seed: measured_repairgan(seed),
     # every RepairGAN row below was measured before 2026-12-07 and keeps that 2 px verdict (measured_repairgan)

@@ -105,6 +105,11 @@ DETECTORS: dict[str, Callable[[int, Path], ganspect.Detector | list[ganspect.Det
     "RepairGAN, half procedural fill, 10000 steps, unsmoothed verdict": lambda seed, fill: made(
         ganspect.RepairGAN, seed, fill_source="procedural", fill_share=0.5, steps=10000, verdict_sigma=0.0
     ),
+    # the same with DRAEM's learning-rate schedule, the rate a fifth from 80% of the steps, a 25th from 90%
+    # (thirty-seventh session)
+    "RepairGAN, procedural fill, 10000 steps, unsmoothed verdict, lr decay": lambda seed, fill: made(
+        ganspect.RepairGAN, seed, fill_source="procedural", steps=10000, verdict_sigma=0.0, lr_decay=True
+    ),
     # the rows below keep RepairGAN's defaults before the evening of 2026-11-26 (no cracks trained on), with which
     # their figures were measured
     "RepairGAN, no cracks": lambda seed, fill: made(ganspect.RepairGAN, seed, defects=EARLIER),

@@ -71,6 +71,15 @@ def test_python_dash_m_runs():
     assert result.returncode == 0 and "evaluate" in result.stdout
 
 
+@pytest.mark.parametrize("command", ["anogan", "ognet", "repairgan", "gaussian", "pca", "local-stats"])
+def test_every_detectors_fit_help_prints_every_field(command, capsys):
+    """`ganspect fit <detector> --help` lists each field's flag; a field's help with a % in it once broke it."""
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", command, "--help"])
+    assert stop.value.code == 0
+    assert "--seed" in capsys.readouterr().out
+
+
 def _mvtec_copy(tmp_path, n_train=3):
     root = tmp_path / "data"
     (root / "train" / "good").mkdir(parents=True)

@@ -12,6 +12,7 @@ from ganspect.maps import smooth
 from ganspect.metrics import pixel_auroc
 from ganspect.repairgan import FillCrops
 from ganspect.synthetic import CHANGED, defect_kinds
+from ganspect.train import decayed_lr
 from ganspect.validation import Validation
 
 from .conftest import TEXTURES, assert_same_networks, need
@@ -127,10 +128,12 @@ def test_map_finds_unseen_defects_on_a_real_texture():
     assert shifted < auroc - 0.1
 
 
-def test_resumed_training_ends_with_the_same_model(digits, tmp_path):
-    """Stopped after round 2 of 4 (crops and defects mid-stream), then resumed: the model of an unbroken run."""
+@pytest.mark.parametrize("lr_decay", [False, True])
+def test_resumed_training_ends_with_the_same_model(digits, tmp_path, lr_decay):
+    """Stopped after round 2 of 4 (crops and defects mid-stream), then resumed: the model of an unbroken run. With
+    lr_decay the rate drops after the resumption (steps 10 and 11 of 12), which must happen as in the unbroken run."""
     settings = dict(image_size=32, crop_size=16, width=4, steps=12, rounds=4, batch_size=8, threshold_images=16,
-                    device="cpu")  # fmt: skip
+                    device="cpu", lr_decay=lr_decay)  # fmt: skip
     images = digits.train[:64]
     whole = ganspect.RepairGAN(**settings).fit(images)
     broken = ganspect.RepairGAN(**settings)
@@ -148,6 +151,19 @@ def test_resumed_training_ends_with_the_same_model(digits, tmp_path):
     resumed = ganspect.RepairGAN(**settings).fit(images, checkpoint=tmp_path / "m.partial", resume=True)
     assert_same_networks(whole, resumed, "after resuming")
     assert whole.history_ == resumed.history_ and whole.threshold_ == resumed.threshold_
+
+
+def test_lr_decay_follows_draems_schedule_and_changes_training(digits):
+    """The rate: whole until 80% of the steps, a fifth until 90%, a 25th after; and the field reaches training (the
+    same fit with and without it ends with other networks, the decay acting on its last two steps of ten; one
+    round, so that round is the one kept)."""
+    assert [decayed_lr(1.0, step, 10) for step in (0, 7, 8, 9)] == [1.0, 1.0, 0.2, pytest.approx(0.04)]
+    settings = dict(image_size=32, crop_size=16, width=4, steps=10, rounds=1, batch_size=8, threshold_images=16,
+                    device="cpu")  # fmt: skip
+    constant = ganspect.RepairGAN(**settings).fit(digits.train[:32])
+    decayed = ganspect.RepairGAN(**settings, lr_decay=True).fit(digits.train[:32])
+    judges = [dict(det.judge_.state_dict()) for det in (constant, decayed)]
+    assert any(not torch.equal(judges[0][name], judges[1][name]) for name in judges[0])
 
 
 class SquareRepair(nn.Module):

@@ -39,11 +39,11 @@ def add_field_flags(parser: argparse.ArgumentParser, cls: type[Detector]) -> Non
     for f in dataclasses.fields(cls):
         kind = field_kind(f)
         flag = "--" + f.name.replace("_", "-")
+        words = f.metadata.get("help", "").replace("%", "%%")  # argparse reads % as a format; "80%" is words
         if kind is bool:  # --x / --no-x; neither leaves the default (None: automatic)
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["help"])
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=words)
         else:
-            help_text = f"{f.metadata.get('help', '')} (default: {f.default})"
-            parser.add_argument(flag, type=kind, default=f.default, dest=f.name, help=help_text)
+            parser.add_argument(flag, type=kind, default=f.default, dest=f.name, help=f"{words} (default: {f.default})")
 
 
 def field_value(cls: type[Detector], name: str, text: str):

@@ -46,7 +46,7 @@ from .data import RandomPatches, expand_paths, image_size_of, read_image, resize
 from .detector import Detector, param
 from .maps import smooth, top_mean
 from .synthetic import DEFECTS, SHAPE_DEFECTS, defect_kinds, make_defects, procedural_textures, randint
-from .train import make_fabric, round_lengths, shuffled_loader, take
+from .train import decayed_lr, make_fabric, round_lengths, shuffled_loader, take
 from .validation import BestRound
 
 VERDICTS = ("judge", "repair", "auto")
@@ -185,6 +185,9 @@ class RepairGAN(Detector):
     steps: int = param(1000, "optimizer steps of training, one batch of crops each")
     batch_size: int = param(16, "crops per training batch; images per scoring batch")
     lr: float = param(2e-4, "Adam learning rate of G and D")
+    lr_decay: bool = param(
+        False, "multiply the learning rate by 0.2 at 80% and again at 90% of the steps (DRAEM's schedule)"
+    )
     map_sigma: float = param(2.0, "std in pixels (at image_size) of the Gaussian smoothing the map shown (D's)")
     # 0 since 2026-12-07 (2 before, the map's): a rule fixed before the runs (docs) was met, an unsmoothed verdict
     # above on grass's 10,000-step fit beyond the draw and below on no texture nor on cookies
@@ -301,6 +304,9 @@ class RepairGAN(Detector):
             sums = torch.zeros(2, device=fabric.device)
             for x in take(loader, lengths[index]):
                 clean = x * 2 - 1  # (B, C, c, c) in [-1, 1]
+                if self.lr_decay:
+                    for group in (*opts["repairer"].param_groups, *opts["judge"].param_groups):
+                        group["lr"] = decayed_lr(self.lr, step, self.steps)
                 damaged, masks = self._damage(x, step, kinds)
                 repair = train_gen(damaged)
 

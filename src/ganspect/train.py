@@ -116,6 +116,12 @@ def round_lengths(steps: int, rounds: int) -> list[int]:
     return [steps * (r + 1) // rounds - steps * r // rounds for r in range(rounds)]
 
 
+def decayed_lr(lr: float, step: int, steps: int) -> float:
+    """DRAEM's schedule (its training script's MultiStepLR): the rate times 0.2 from 80% of the steps on, times
+    0.04 from 90%. A function of the step alone, so a resumed training takes it up where it stopped."""
+    return lr * 0.2 ** ((step >= 0.8 * steps) + (step >= 0.9 * steps))
+
+
 def take(loader: DataLoader, count: int) -> Iterator:
     """`count` batches from `loader`, starting a new pass wherever one ends; a round always begins on a new pass,
     so the batches of a resumed round are those of an uninterrupted one."""
